@@ -1,0 +1,43 @@
+/**
+ * brainstate-ts: brain dynamics simulation and spiking-network training on TensorFlow.js.
+ * `import * as bst from 'brainstate-ts'` gives the layer namespaces (state, graph, environ,
+ * random, init, backend) and the most used names at top level. `tf` is the same tfjs engine the
+ * framework uses; importing this module initialises the default platform (wasm in Node).
+ */
+export { tf } from './backend/tf';
+export * as backend from './backend';
+export * as state from './state';
+export * as graph from './graph';
+export * as environ from './environ';
+export * as random from './random';
+export * as init from './init';
+export * as errors from './errors';
+
+export { setPlatform, getPlatform, availablePlatforms, type Platform } from './backend';
+export {
+  State,
+  ShortTermState,
+  LongTermState,
+  ParamState,
+  BatchState,
+  HiddenState,
+  HiddenGroupState,
+  catchNewStates,
+  stateDict,
+  loadStateDict,
+  updateStateDict,
+  disposeStateDict,
+} from './state';
+export {
+  Node,
+  Module,
+  states,
+  nodes,
+  initAllStates,
+  resetAllStates,
+  treefySplit,
+  treefyMerge,
+  clone,
+} from './graph';
+export { RandomState } from './random';
+export * from './errors';
