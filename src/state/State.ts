@@ -116,9 +116,9 @@ export class State<T extends StateValue = tf.Tensor> {
   }
 
   /** Put a value back without marking the state written (transforms use this). Checked like a write. */
-  restoreValue(v: T): void {
+  restoreValue(v: T, options: { allowReshape?: boolean } = {}): void {
     this.checkNewValue(v, 'restoreValue');
-    this.checkCompatible(v, 'restoreValue');
+    if (!options.allowReshape) this.checkCompatible(v, 'restoreValue');
     recordRead(this as unknown as State<StateValue>);
     this.swap(v);
   }

@@ -160,7 +160,8 @@ export class StateTraceStack {
       );
     }
     this.states.forEach((s, i) => {
-      s.restoreValue(this.originals[i]!);
+      // the function may have re-initialised the state to another shape: put the original back as is
+      s.restoreValue(this.originals[i]!, { allowReshape: true });
       s.beenWritten = this.originalWritten[i];
     });
   }

@@ -280,3 +280,19 @@ describe('catchNewStates (spec §10.10)', () => {
     [...outer, ...excluded.result].forEach((s) => s.dispose());
   });
 });
+
+describe('recovery after re-initialisation', () => {
+  it('recoveryOriginalValues puts back a value even after reinitialize changed the shape', () => {
+    const s = new State(tf.zeros([2]));
+    const original = s.rawValue;
+    const t = new StateTraceStack({ name: 'reinit' });
+    t.run(() => {
+      s.reinitialize(tf.zeros([5]));
+      t.recoveryOriginalValues();
+    });
+    expect(s.rawValue).toBe(original);
+    expect(s.shape).toEqual([2]);
+    expect(s.beenWritten).toBe(false);
+    s.dispose();
+  });
+});
