@@ -1,7 +1,7 @@
 /**
  * brainstate-ts: brain dynamics simulation and spiking-network training on TensorFlow.js.
  * `import * as bst from 'brainstate-ts'` gives the layer namespaces (state, graph, environ,
- * random, init, backend) and the most used names at top level. `tf` is the same tfjs engine the
+ * random, init, compile, augment, surrogate, backend) and the most used names at top level. `tf` is the same tfjs engine the
  * framework uses; importing this module initialises the default platform (wasm in Node).
  */
 export { tf } from './backend/tf';
@@ -11,6 +11,9 @@ export * as graph from './graph';
 export * as environ from './environ';
 export * as random from './random';
 export * as init from './init';
+export * as compile from './compile';
+export * as augment from './augment';
+export * as surrogate from './surrogate';
 export * as errors from './errors';
 
 export { setPlatform, getPlatform, availablePlatforms, type Platform } from './backend';
@@ -40,4 +43,20 @@ export {
   clone,
 } from './graph';
 export { RandomState } from './random';
+export {
+  jit,
+  makeIR,
+  StatefulFunction,
+  forLoop,
+  scan,
+  whileLoop,
+  cond,
+  switchCase,
+  ifElse,
+  checkpoint,
+  jitErrorIf,
+  ProgressBar,
+} from './compile';
+export { grad, valueAndGrad, vectorGrad, jacrev, jacfwd, hessian, vmap } from './augment';
+export { stopGradient } from './surrogate';
 export * from './errors';

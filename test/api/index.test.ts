@@ -18,6 +18,8 @@ describe('public entry', () => {
     expect(bst.getPlatform()).toBe(bst.tf.getBackend());
     expect(bst.ParamState).toBe(bst.state.ParamState);
     expect(bst.Module).toBe(bst.graph.Module);
+    expect(bst.jit).toBe(bst.compile.jit);
+    expect(bst.grad).toBe(bst.augment.grad);
   });
 
   it('a small model end to end: module tree, init with batch size, states by filter, repr', () => {
@@ -53,5 +55,34 @@ describe('public entry', () => {
     x.dispose();
     for (const [, s] of net.states()) s.dispose();
     expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe('API.md section 2: transforms on stateful code', () => {
+  it('reads as documented: jit, forLoop, grad with gradStates and returnValue, makeIR', () => {
+    const { tf } = bst;
+    bst.random.seed(3);
+    const w = new bst.ParamState(bst.random.normal(0, 0.5, [3, 3]));
+    const h = new bst.HiddenState(tf.zeros([3]));
+    const step = (x: bst.tf.Tensor) => {
+      h.value = tf.tanh(tf.add(tf.matMul(h.value.expandDims(0), w.value).squeeze(), x));
+      return h.value;
+    };
+    const xs = bst.random.normal(0, 1, [5, 3]);
+    const before = tf.memory().numTensors;
+    const fast = bst.jit(step);
+    const hs = bst.forLoop(fast, xs);
+    expect(hs.shape).toEqual([5, 3]);
+    const loss = () => tf.sum(bst.forLoop(step, xs));
+    const [grads, value] = bst.grad(loss, { gradStates: { w }, returnValue: true })();
+    expect(grads.w.shape).toEqual([3, 3]);
+    expect(value.shape).toEqual([]);
+    const ir = bst.makeIR(step)(tf.zeros([3]));
+    expect(ir.toString()).toContain('Tanh');
+    tf.dispose([hs, grads.w, value]);
+    expect(tf.memory().numTensors).toBe(before + 1); // the tf.zeros passed to makeIR
+    w.dispose();
+    h.dispose();
+    xs.dispose();
   });
 });
