@@ -1,7 +1,7 @@
 /**
  * brainstate-ts: brain dynamics simulation and spiking-network training on TensorFlow.js.
  * `import * as bst from 'brainstate-ts'` gives the layer namespaces (state, graph, environ,
- * random, init, compile, augment, surrogate, backend) and the most used names at top level. `tf` is the same tfjs engine the
+ * random, init, compile, augment, surrogate, nn, viz, backend) and the most used names at top level. `tf` is the same tfjs engine the
  * framework uses; importing this module initialises the default platform (wasm in Node).
  */
 export { tf } from './backend/tf';
@@ -14,6 +14,8 @@ export * as init from './init';
 export * as compile from './compile';
 export * as augment from './augment';
 export * as surrogate from './surrogate';
+export * as nn from './nn';
+export * as viz from './viz';
 export * as errors from './errors';
 
 export { setPlatform, getPlatform, availablePlatforms, type Platform } from './backend';
@@ -41,6 +43,7 @@ export {
   treefySplit,
   treefyMerge,
   clone,
+  disposeAll,
 } from './graph';
 export { RandomState } from './random';
 export {
@@ -59,4 +62,5 @@ export {
 } from './compile';
 export { grad, valueAndGrad, vectorGrad, jacrev, jacfwd, hessian, vmap } from './augment';
 export { stopGradient } from './surrogate';
+export { Runner } from './nn';
 export * from './errors';

@@ -5,9 +5,9 @@
  * `resetAllStates` and `assignStateValues`.
  */
 import { ArgumentError, GraphError, describeValue } from '../errors';
-import { catchNewStates, type NewStateCatcher, type StateValue } from '../state';
+import { State, catchNewStates, type NewStateCatcher, type StateValue } from '../state';
 import { toPredicate, type Filter } from './filters';
-import { iterNode } from './iter';
+import { iterLeaf, iterNode } from './iter';
 import { Module, type InitStateOptions } from './module';
 import { className } from './node';
 import { dottedPath, describePath, type Path } from './path';
@@ -180,4 +180,17 @@ export function assignStateValues(
     .filter((k) => !given.has(k))
     .sort();
   return [unexpected, missing];
+}
+
+/**
+ * Free everything a model holds: every module's own `dispose()` (for tensors that are not
+ * states, e.g. connectivity indices), then every state's tensors. The model must not be used
+ * afterwards.
+ */
+export function disposeAll(target: unknown): void {
+  for (const [, node] of iterNode(target)) {
+    const d = (node as { dispose?: unknown }).dispose;
+    if (typeof d === 'function') (d as () => void).call(node);
+  }
+  for (const [, leaf] of iterLeaf(target)) if (leaf instanceof State) leaf.dispose();
 }

@@ -39,6 +39,7 @@ export {
   initAllStates,
   resetAllStates,
   assignStateValues,
+  disposeAll,
   type CallAllOptions,
   type FnIfNotExist,
   type InitAllOptions,
