@@ -21,4 +21,7 @@ export * from './connectivity';
 export * from './comm';
 export * from './inputs';
 export * from './runner';
+export * from './readouts';
+export * from './rnn';
+export * as losses from './losses';
 export * as init from '../init';
