@@ -16,6 +16,10 @@ export * as augment from './augment';
 export * as surrogate from './surrogate';
 export * as nn from './nn';
 export * as viz from './viz';
+export * as optim from './optim';
+export * as losses from './nn/losses';
+export * as data from './data';
+export * as checkpoints from './checkpoint';
 export * as errors from './errors';
 
 export { setPlatform, getPlatform, availablePlatforms, type Platform } from './backend';
