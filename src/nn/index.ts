@@ -23,5 +23,6 @@ export * from './inputs';
 export * from './runner';
 export * from './readouts';
 export * from './rnn';
+export * from './layers';
 export * as losses from './losses';
 export * as init from '../init';

@@ -5,28 +5,25 @@
  */
 import { tf } from '../../backend/tf';
 import { ArgumentError, describeValue } from '../../errors';
+import * as layers from '../layers/activations';
 
 /** An element-wise function on tensors. */
 export type ActivationFunction = (x: tf.Tensor) => tf.Tensor;
 
-/** The activations known by name, with their definitions (leaky_relu slope 0.01, gelu tanh form). */
+/** The activations known by name, with their definitions (the layers' functions; leaky_relu slope 0.01, gelu tanh form). */
 export const ACTIVATIONS = {
   identity: (x: tf.Tensor) => x,
-  relu: (x: tf.Tensor) => tf.relu(x),
-  tanh: (x: tf.Tensor) => tf.tanh(x),
-  sigmoid: (x: tf.Tensor) => tf.sigmoid(x),
-  elu: (x: tf.Tensor) => tf.elu(x),
+  relu: (x: tf.Tensor) => layers.relu(x),
+  tanh: (x: tf.Tensor) => layers.tanh(x),
+  sigmoid: (x: tf.Tensor) => layers.sigmoid(x),
+  elu: (x: tf.Tensor) => layers.elu(x),
   selu: (x: tf.Tensor) => tf.selu(x),
-  softplus: (x: tf.Tensor) => tf.softplus(x),
-  silu: (x: tf.Tensor) => tf.mul(x, tf.sigmoid(x)),
-  swish: (x: tf.Tensor) => tf.mul(x, tf.sigmoid(x)),
-  leaky_relu: (x: tf.Tensor) => tf.leakyRelu(x, 0.01),
-  // 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), JAX's default (approximate) gelu
-  gelu: (x: tf.Tensor) =>
-    tf.mul(
-      tf.mul(x, 0.5),
-      tf.add(1, tf.tanh(tf.mul(tf.add(x, tf.mul(tf.pow(x, 3), 0.044715)), Math.sqrt(2 / Math.PI)))),
-    ),
+  softplus: (x: tf.Tensor) => layers.softplus(x),
+  silu: (x: tf.Tensor) => layers.silu(x),
+  swish: (x: tf.Tensor) => layers.silu(x),
+  leaky_relu: (x: tf.Tensor) => layers.leakyRelu(x, 0.01),
+  // JAX's default (tanh-approximate) gelu
+  gelu: (x: tf.Tensor) => layers.gelu(x, true),
 } satisfies Record<string, ActivationFunction>;
 
 /** The name of a built-in activation. */
