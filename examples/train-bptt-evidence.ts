@@ -6,7 +6,7 @@
  * loss/accuracy plots to out/, ends with one `RESULT {json}` line.
  *
  *   npx tsx examples/train-bptt-evidence.ts [--iters 400] [--batch 64] [--hidden 100] [--seed 0]
- *                                           [--budget-s 540] [--target 0.97] [--no-plot]
+ *                                           [--budget-s 540] [--target 0.95] [--no-plot]
  */
 import { mkdirSync } from 'node:fs';
 import {
@@ -154,7 +154,7 @@ if (isMain(import.meta.url)) {
     hidden: num('hidden', 100),
     seed: num('seed', 0),
     budgetS: num('budget-s', 540),
-    target: num('target', 0.97),
+    target: num('target', 0.95),
     evalEvery: num('eval-every', 20),
     testSize: num('test-size', 512),
     plots: !a['no-plot'],
