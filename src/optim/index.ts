@@ -11,7 +11,14 @@ export {
   type LeafUpdate,
   type SlotDict,
 } from './optimizer';
-export { SGD, Momentum, MomentumNesterov, type SGDOptions, type MomentumOptions } from './sgd';
+export {
+  SGD,
+  Momentum,
+  MomentumNesterov,
+  Nesterov,
+  type SGDOptions,
+  type MomentumOptions,
+} from './sgd';
 export {
   Adagrad,
   RMSProp,

@@ -111,3 +111,6 @@ export class MomentumNesterov extends Optimizer {
     return { param, slots: { velocity: v } };
   }
 }
+
+/** The name the training issue uses for MomentumNesterov. */
+export { MomentumNesterov as Nesterov };
