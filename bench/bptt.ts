@@ -7,7 +7,17 @@
  *
  *   npx tsx bench/bptt.ts [--configs 256x100,1024x100,256x500,1024x500] [--batch 64] [--reps 3]
  */
-import { getPlatform, grad, initAllStates, losses, optim, ParamState, random, tf } from '../src';
+import {
+  environ,
+  getPlatform,
+  grad,
+  initAllStates,
+  losses,
+  optim,
+  ParamState,
+  random,
+  tf,
+} from '../src';
 import { RSNN } from '../examples/rsnn';
 import { interleave, isMain, parseArgs, peakBytes, printTable, writeResults } from './common';
 
@@ -40,6 +50,7 @@ const PYTORCH: Record<string, number> = {
 /** Time one training step of the RSNN for one configuration. */
 export function bpttStep(c: BpttConfig): BpttRow {
   random.seed(0);
+  environ.set({ dt: 1 });
   const net = new RSNN({ nIn: c.input, nHidden: c.hidden, nOut: c.output });
   const opt = new optim.Adam({ lr: 1e-3 });
   const weights = net.states(ParamState);

@@ -107,10 +107,13 @@ export async function setPlatform(platform: Platform): Promise<void> {
     await registerBrowserBackend(name);
   }
   let ok: boolean;
+  const listenersBefore = processListeners();
   try {
     ok = await tf.setBackend(name);
   } catch (e) {
     throw new PlatformError(`setPlatform('${name}'): ${(e as Error).message}`);
+  } finally {
+    dropRethrowListeners(listenersBefore);
   }
   if (!ok)
     throw new PlatformError(
@@ -121,6 +124,36 @@ export async function setPlatform(platform: Platform): Promise<void> {
   // availablePlatforms() already say how to get the native backend.
   const backend = tf.backend() as unknown as { firstUse?: boolean };
   if (name === 'cpu' && backend.firstUse === true) backend.firstUse = false;
+}
+
+type Listener = (...args: unknown[]) => void;
+interface ListenerEmitter {
+  listeners(event: string): Listener[];
+  removeListener(event: string, listener: Listener): void;
+}
+const emitter = (): ListenerEmitter => process as unknown as ListenerEmitter;
+
+function processListeners(): Map<string, Listener[]> | null {
+  if (!isNode) return null;
+  const out = new Map<string, Listener[]>();
+  for (const ev of ['uncaughtException', 'unhandledRejection'] as const) {
+    out.set(ev, emitter().listeners(ev));
+  }
+  return out;
+}
+
+/**
+ * The wasm backend's emscripten runtime installs process listeners that only rethrow: any
+ * uncaught error then prints a line of minified wasm glue instead of the error. Remove the
+ * listeners a backend initialisation added, so Node reports errors normally.
+ */
+function dropRethrowListeners(before: Map<string, Listener[]> | null): void {
+  if (before === null) return;
+  for (const [ev, old] of before) {
+    for (const l of emitter().listeners(ev)) {
+      if (!old.includes(l)) emitter().removeListener(ev, l);
+    }
+  }
 }
 
 /** The platform in use now. */
