@@ -155,10 +155,10 @@ function runSteps(
     let carryOwned = false;
     const ys: unknown[] = new Array(n);
     let firstY: unknown = undefined;
-    // Under a tape, slice each x once: the gradient of unstack is one stack, while per-step
-    // slices would each pad their gradient back to the full [T, ...] shape. (tfjs 4.22's
-    // Unpack gradient fails for a single output, so length 1 slices.)
-    const unstacked = isTapeOn() && n > 1 ? xs.tensors.map((t) => tf.unstack(t)) : null;
+    // Under a tape, slice each x once: the gradient of a split is one concat, while per-step
+    // slices would each pad their gradient back to the full [T, ...] shape. split + reshape
+    // rather than unstack: wasm's Unpack copies the whole input once per output (T² work).
+    const unstacked = isTapeOn() && n > 1 ? xs.tensors.map((t) => splitSteps(t, n)) : null;
     const run: ProgressRun | null = bar?.start(n) ?? null;
     try {
       for (let k = 0; k < n; k++) {
@@ -256,6 +256,21 @@ function emptyLoop(where: string, body: Body, init: unknown, xs: LoopXs): [unkno
   return [init, rebuildTree(template, leaves)];
 }
 
+/** The n steps of t along axis 0 (t.shape[0] = n), each without the leading axis. */
+function splitSteps(t: tf.Tensor, n: number): tf.Tensor[] {
+  const shape = t.shape.slice(1);
+  return tf.tidy(() => tf.split(t, n, 0).map((s) => tf.reshape(s, shape)));
+}
+
+/**
+ * tf.stack along a new axis 0, as a concat of expanded steps: the gradient is then one SplitV
+ * (cheap) instead of an Unpack, which on wasm copies the whole tensor once per step.
+ */
+function stackSteps(steps: tf.Tensor[]): tf.Tensor {
+  if (steps.length === 1) return tf.expandDims(steps[0], 0);
+  return tf.tidy(() => tf.concat(steps.map((s) => tf.expandDims(s, 0)), 0));
+}
+
 /** Stack per-step outputs (in index order) leaf by leaf along a new axis 0. */
 function stackOutputs(ys: readonly unknown[]): unknown {
   const first = treeLeaves(ys[0], 'y', 'stack');
@@ -263,7 +278,7 @@ function stackOutputs(ys: readonly unknown[]): unknown {
   for (const y of ys) treeLeaves(y, 'y', 'stack').leaves.forEach((l, j) => columns[j].push(l));
   const stacked = columns.map((col) => {
     const l = col[0];
-    if (l instanceof tf.Tensor) return tf.stack(col as tf.Tensor[]);
+    if (l instanceof tf.Tensor) return stackSteps(col as tf.Tensor[]);
     if (typeof l === 'number') return tf.tensor1d(col as number[], 'float32');
     if (typeof l === 'boolean') return tf.tensor1d(col as boolean[], 'bool');
     return l;
