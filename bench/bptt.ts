@@ -6,6 +6,8 @@
  * (H256,T500), 7.5 s (H1024,T500); brainstate 0.5.4 on JAX CPU 0.126 s (H256,T100).
  *
  *   npx tsx bench/bptt.ts [--configs 256x100,1024x100,256x500,1024x500] [--batch 64] [--reps 3]
+ *                         [--checkpoint]   (H1024·T500 always runs checkpointed: plain BPTT would
+ *                                           need ~4 GB, the whole wasm heap)
  */
 import {
   environ,
@@ -28,6 +30,8 @@ export interface BpttConfig {
   input: number;
   output: number;
   reps: number;
+  /** Recompute the forward pass in chunks (checkpointedForLoop) to bound memory. */
+  checkpointed?: boolean;
 }
 
 export interface BpttRow {
@@ -38,6 +42,7 @@ export interface BpttRow {
   step_median_s: number;
   peak_bytes: number;
   loss: number;
+  checkpointed: boolean;
 }
 
 const PYTORCH: Record<string, number> = {
@@ -84,6 +89,7 @@ export function bpttStep(c: BpttConfig): BpttRow {
     step_median_s: train.median_ms / 1000,
     peak_bytes: peak,
     loss: lastLoss,
+    checkpointed: c.checkpointed ?? false,
   };
 }
 
@@ -97,7 +103,10 @@ if (isMain(import.meta.url)) {
   const rows: BpttRow[] = [];
   for (const cfg of configs) {
     const [hidden, T] = cfg.split('x').map(Number);
-    rows.push(bpttStep({ hidden, T, batch, input: 100, output: 10, reps }));
+    // plain BPTT keeps every step's intermediates (~hidden·batch·T·60 bytes); past ~2 GB the
+    // wasm heap (4 GB) runs out, so recompute in chunks there
+    const checkpointed = a.checkpoint === true || hidden * batch * T * 60 > 2e9;
+    rows.push(bpttStep({ hidden, T, batch, input: 100, output: 10, reps, checkpointed }));
     console.error(`done H${hidden} T${T}`);
   }
   printTable(`BPTT train step, recurrent LIF SNN, B${batch} I100 O10, Adam (${getPlatform()})`, [
@@ -106,6 +115,7 @@ if (isMain(import.meta.url)) {
       T: r.T,
       step_s: r.step_s,
       peak_MiB: r.peak_bytes / 2 ** 20,
+      checkpointed: r.checkpointed ? 'yes' : 'no',
       pytorch_1_13_cpu_s: PYTORCH[`${r.hidden}x${r.T}`] ?? NaN,
     })),
   ]);
