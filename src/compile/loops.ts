@@ -268,7 +268,12 @@ function splitSteps(t: tf.Tensor, n: number): tf.Tensor[] {
  */
 function stackSteps(steps: tf.Tensor[]): tf.Tensor {
   if (steps.length === 1) return tf.expandDims(steps[0], 0);
-  return tf.tidy(() => tf.concat(steps.map((s) => tf.expandDims(s, 0)), 0));
+  return tf.tidy(() =>
+    tf.concat(
+      steps.map((s) => tf.expandDims(s, 0)),
+      0,
+    ),
+  );
 }
 
 /** Stack per-step outputs (in index order) leaf by leaf along a new axis 0. */
