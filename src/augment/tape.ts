@@ -8,16 +8,7 @@
  * order is only right with the gradients src/backend/gradients.ts re-registers on import.
  */
 import { tf } from '../backend/tf';
-
-/** The part of the tfjs engine state that the tape lives in (tfjs-core 4.22). */
-interface EngineTapeState {
-  gradientDepth: number;
-  activeTape: { saved?: tf.Tensor[] }[] | null;
-}
-
-function engineState(): EngineTapeState {
-  return tf.engine().state as unknown as EngineTapeState;
-}
+import { engineState } from '../backend/engine';
 
 /**
  * After a function differentiated at the top level threw, tfjs leaves the tape with its saved

@@ -1,34 +1,12 @@
 /**
- * What the tfjs gradient tape is doing, for transforms that manage memory around it (loops,
- * checkpoint). tfjs 4.22 records kernels while `gradientDepth > 0` and `kernelDepth === 0`
- * (a customGrad's forward runs at `kernelDepth > 0`, so it is off the tape). These helpers read
- * and nudge that public `tf.engine().state`; the tfjs version is pinned.
+ * Tape helpers for transforms that manage memory around the gradient tape (loops, checkpoint):
+ * gradients inside a backward pass, and the tensor-id watermark. The engine state itself is read
+ * through src/backend/engine.ts.
  */
 import { tf } from '../backend/tf';
+import { engineState, isTapeOn, withoutTape } from '../backend/engine';
 
-function engineState(): ReturnType<typeof tf.engine>['state'] {
-  return tf.engine().state;
-}
-
-/** True while kernels are being recorded on a gradient tape (inside tf.grad's forward pass). */
-export function isTapeOn(): boolean {
-  const s = engineState();
-  return s.gradientDepth > 0 && s.kernelDepth === 0;
-}
-
-/**
- * Run `fn` without recording on the tape, as tfjs does for the body of a kernel. Used to trace a
- * function for its states without making the tape keep that run's intermediates.
- */
-export function withoutTape<R>(fn: () => R): R {
-  const s = engineState();
-  s.kernelDepth++;
-  try {
-    return fn();
-  } finally {
-    s.kernelDepth--;
-  }
-}
+export { isTapeOn, withoutTape };
 
 /**
  * `engine.gradients(f, xs, dy, allowNoGradients=true)`, safe to call inside a customGrad's

@@ -7,22 +7,15 @@
  * outermost transform ends (`flushDisposals`), so no tape or transform ever sees a freed tensor.
  */
 import { tf } from '../backend/tf';
+import { gradientTapeActive } from '../backend/engine';
 
 const owners = new Map<tf.Tensor, number>();
 const retired = new Set<tf.Tensor>();
 let deferDepth = 0;
 
-interface EngineState {
-  gradientDepth: number;
-}
-
-function tapeActive(): boolean {
-  return (tf.engine().state as unknown as EngineState).gradientDepth > 0;
-}
-
 /** True while released tensors must not be disposed yet. */
 export function disposalDeferred(): boolean {
-  return deferDepth > 0 || tapeActive();
+  return deferDepth > 0 || gradientTapeActive();
 }
 
 /** Take ownership of a tensor (it survives tidy scopes until its last owner releases it). */
