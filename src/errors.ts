@@ -57,3 +57,6 @@ export function describeValue(v: unknown): string {
     return `${ctor?.name ?? 'Tensor'}(${dtype}[${shape.join(',')}])`;
   return ctor?.name && ctor !== Object ? `${ctor.name} instance` : 'object';
 }
+
+/** The etrace compiler could not analyse a model step (spec brainscale §2.6). */
+export class CompilationError extends BrainStateError {}

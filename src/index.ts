@@ -15,6 +15,7 @@ export * as compile from './compile';
 export * as augment from './augment';
 export * as surrogate from './surrogate';
 export * as nn from './nn';
+export * as etrace from './etrace';
 export * as viz from './viz';
 export * as optim from './optim';
 export * as losses from './nn/losses';

@@ -42,3 +42,30 @@ export function withoutTape<R>(fn: () => R): R {
     s.kernelDepth--;
   }
 }
+
+/**
+ * `engine.gradients(f, xs, dy, allowNoGradients)` on a fresh tape of its own, wherever it is
+ * called: inside another gradient computation's forward pass (whose tape it would otherwise
+ * extend), inside a customGrad forward or a kernel (where nothing would be taped), or inside a
+ * backward pass. The surrounding tape state is put back afterwards. Inputs without a path to
+ * the output get `null`.
+ */
+export function isolatedGradients(
+  f: () => tf.Tensor,
+  xs: tf.Tensor[],
+  dy?: tf.Tensor,
+): { value: tf.Tensor; grads: (tf.Tensor | null)[] } {
+  const s = engineState();
+  const saved = { tape: s.activeTape, depth: s.gradientDepth, kernel: s.kernelDepth };
+  s.activeTape = null;
+  s.gradientDepth = 0;
+  s.kernelDepth = 0;
+  try {
+    const { value, grads } = tf.engine().gradients(f, xs, dy, true);
+    return { value, grads: grads.map((g) => g ?? null) };
+  } finally {
+    s.activeTape = saved.tape;
+    s.gradientDepth = saved.depth;
+    s.kernelDepth = saved.kernel;
+  }
+}

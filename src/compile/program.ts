@@ -86,6 +86,8 @@ export interface Annotation {
   readonly kind: string;
   readonly vars: readonly Var[];
   readonly data: Readonly<Record<string, unknown>>;
+  /** Number of top-level equations recorded before the annotation was made. */
+  readonly at: number;
 }
 
 /** A data-dependent host read (dataSync/array/data) of a traced value. */
@@ -105,6 +107,12 @@ export class Program {
     readonly outputs: readonly ProgramOutput[],
     readonly annotations: readonly Annotation[],
     readonly hostReads: readonly HostRead[],
+    /**
+     * Each var's ordinal: the order in which the recording defined it. Two recordings of the same
+     * code on same-shaped data define their vars in the same order, so an ordinal names "the same
+     * value" across calls (the etrace executor maps per-step tensors this way).
+     */
+    readonly ordinals: ReadonlyMap<Var, number> = new Map(),
   ) {}
 
   /** Number of kernel calls, counting customGrad bodies. */

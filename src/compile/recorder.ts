@@ -7,6 +7,7 @@
  * kernels inside a customGrad's forward function become that equation's body.
  */
 import { tf } from '../backend/tf';
+import { withoutTape } from '../backend/engine';
 import { TransformError } from '../errors';
 import { setDrawObserver, type DrawObserver } from '../random';
 import { activeTraces, type State } from '../state';
@@ -31,6 +32,12 @@ export interface RecordOptions {
   /** Tensors passed as arguments, with their paths ('0', '1.x', …). */
   args?: readonly (readonly [string, tf.Tensor])[];
   onHostRead?: HostReadPolicy;
+  /**
+   * Ordinals (definition order) of vars whose tensors the recording keeps: each is cloned when
+   * defined (off the tape, unrecorded) and handed over by `takeKept()`. The etrace executor uses it
+   * to get one step's intermediate values without re-running the step.
+   */
+  keep?: ReadonlySet<number>;
 }
 
 interface KernelParams {
@@ -70,10 +77,14 @@ export class Recording {
   private hostReads: HostRead[] = [];
   private readonly argPaths = new Map<tf.Tensor, string>();
   readonly onHostRead: HostReadPolicy;
+  private readonly ordinals = new Map<Var, number>();
+  private readonly keep: ReadonlySet<number> | null;
+  private kept = new Map<number, tf.Tensor>();
 
   constructor(options: RecordOptions) {
     this.name = options.name ?? 'fn';
     this.onHostRead = options.onHostRead ?? 'record';
+    this.keep = options.keep ?? null;
     for (const [path, t] of options.args ?? []) {
       if (this.argPaths.has(t)) continue;
       this.argPaths.set(t, path);
@@ -85,7 +96,33 @@ export class Recording {
     const v = new Var(nextVarId++, t.shape.slice(), t.dtype);
     this.vars.set(t.id, v);
     this.byDataId.set(t.dataId, v);
+    const ordinal = this.ordinals.size;
+    this.ordinals.set(v, ordinal);
+    if (this.keep?.has(ordinal)) this.kept.set(ordinal, quietClone(t));
     return v;
+  }
+
+  /** Number of vars defined so far. */
+  get numVars(): number {
+    return this.ordinals.size;
+  }
+
+  /** The kernel names of the top-level equations recorded so far, in order. */
+  kernelNames(): string[] {
+    return this.top.map((e) => e.kernel);
+  }
+
+  /** The kept tensors by ordinal (see RecordOptions.keep); the caller owns them. */
+  takeKept(): Map<number, tf.Tensor> {
+    const k = this.kept;
+    this.kept = new Map();
+    return k;
+  }
+
+  /** Dispose kept tensors nobody took (e.g. when the recorded call threw). */
+  disposeKept(): void {
+    for (const t of this.kept.values()) t.dispose();
+    this.kept.clear();
   }
 
   /** The var of a tensor; a tensor not produced inside becomes an input. */
@@ -103,7 +140,7 @@ export class Recording {
   }
 
   beginCall(kp: KernelParams): OpenCall | null {
-    if (this.insideKernel) return null;
+    if (this.insideKernel || suspended > 0) return null;
     const inputs: [string, Var][] = [];
     for (const [k, t] of Object.entries(kp.inputs ?? {}))
       if (t != null) inputs.push([k, this.varOf(t)]);
@@ -137,7 +174,7 @@ export class Recording {
   }
 
   constant(t: tf.Tensor, values: unknown): void {
-    if (this.insideKernel) return;
+    if (this.insideKernel || suspended > 0) return;
     const v = this.define(t);
     const copy = ArrayBuffer.isView(values)
       ? (values as tf.TypedArray).slice()
@@ -169,7 +206,12 @@ export class Recording {
   }
 
   annotate(kind: string, tensors: readonly tf.Tensor[], data: Record<string, unknown>): void {
-    this.annotations.push({ kind, vars: tensors.map((t) => this.varOf(t)), data: { ...data } });
+    this.annotations.push({
+      kind,
+      vars: tensors.map((t) => this.varOf(t)),
+      data: { ...data },
+      at: this.top.length,
+    });
   }
 
   /** Close the recording: resolve inputs against the traced states and build the Program. */
@@ -213,7 +255,20 @@ export class Recording {
       outputs,
       this.annotations,
       this.hostReads,
+      this.ordinals,
     );
+  }
+}
+
+let suspended = 0;
+
+/** A clone that no recording sees and no gradient tape records (shares the data buffer). */
+function quietClone(t: tf.Tensor): tf.Tensor {
+  suspended++;
+  try {
+    return withoutTape(() => tf.keep(t.clone()));
+  } finally {
+    suspended--;
   }
 }
 

@@ -9,6 +9,7 @@ export {
   NonBatchState,
   HiddenState,
   HiddenGroupState,
+  HiddenTreeState,
   FakeState,
   type HiddenGroupOptions,
 } from './kinds';

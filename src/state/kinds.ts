@@ -4,7 +4,7 @@
  * keeps BatchStates). HiddenState and HiddenGroupState also constrain their values.
  */
 import { tf } from '../backend/tf';
-import { ArgumentError, StateError } from '../errors';
+import { ArgumentError, StateError, describeValue } from '../errors';
 import { State, type StateOptions } from './State';
 import { isTensor, type StateValue } from './tree';
 
@@ -155,6 +155,117 @@ export class HiddenGroupState extends HiddenState {
     });
     this.value = next;
   }
+}
+
+/** Names of the variables stacked in a tensor a HiddenTreeState held, so clones built from the bare tensor keep them. */
+const treeNames = new WeakMap<tf.Tensor, readonly string[]>();
+
+/**
+ * Named hidden variables of one shape, given as a record `{ V: v, I: i }` and stored as ONE
+ * stacked tensor `[...varshape, S]` (the last axis in the record's key order), so the online
+ * learners treat them as a group. `getValue('V')` / `setValue({ V: x })` work by name, and
+ * `getTree()` returns the whole record. The record's tensors stay the caller's (the state holds a
+ * new stacked tensor). The constructor also accepts the stacked tensor itself
+ * (with `names`), as clones and snapshots rebuild states from their value.
+ */
+export class HiddenTreeState extends HiddenGroupState {
+  constructor(
+    value: Readonly<Record<string, tf.Tensor>> | tf.Tensor,
+    options: HiddenGroupOptions = {},
+  ) {
+    const label = `HiddenTreeState${options.name != null ? `(name='${options.name}')` : ''}`;
+    if (isTensor(value)) {
+      const names = options.names ?? treeNames.get(value);
+      super(value, names ? { ...options, names } : options);
+    } else {
+      const [stacked, names] = stackTree(label, value, options.names);
+      try {
+        super(stacked, { ...options, names });
+      } catch (e) {
+        stacked.dispose();
+        throw e;
+      }
+    }
+    if (this.names) treeNames.set(this.rawValue, this.names);
+  }
+
+  protected override checkNewValue(v: unknown, where: string): asserts v is tf.Tensor {
+    super.checkNewValue(v, where);
+    // `names` is undefined during the base constructor's check.
+    if (this.names) treeNames.set(v, this.names);
+  }
+
+  /** All variables as a record `{ name: tensor }` (new tensors; the caller disposes them). */
+  getTree(): Record<string, tf.Tensor> {
+    const v = this.value;
+    const names = this.names ?? Array.from({ length: this.numState }, (_, i) => String(i));
+    const parts = tf.unstack(v, v.rank - 1);
+    return Object.fromEntries(names.map((n, i) => [n, parts[i]]));
+  }
+
+  override copy(): this {
+    const Ctor = this.constructor as new (v: tf.Tensor, o: HiddenGroupOptions) => this;
+    return new Ctor(this.rawValue, this.sameOptions());
+  }
+
+  override replace(value?: tf.Tensor | State<tf.Tensor>): State<tf.Tensor> {
+    if (value instanceof State) return super.replace(value);
+    const Ctor = this.constructor as new (v: tf.Tensor, o: HiddenGroupOptions) => State<tf.Tensor>;
+    return new Ctor(value ?? this.rawValue, this.sameOptions());
+  }
+
+  private sameOptions(): HiddenGroupOptions {
+    return {
+      name: this.name ?? undefined,
+      tag: [...this.tags],
+      ...(this.names ? { names: this.names } : {}),
+    };
+  }
+}
+
+/** Check a record of same-shaped float32 tensors and stack it on a new last axis. */
+function stackTree(
+  label: string,
+  tree: unknown,
+  names: readonly string[] | undefined,
+): [tf.Tensor, string[]] {
+  if (tree === null || typeof tree !== 'object' || Array.isArray(tree)) {
+    throw new StateError(
+      `${label}: expected a record of tensors { name: tensor }, got ${describeValue(tree)}`,
+    );
+  }
+  const entries = Object.entries(tree as Record<string, unknown>);
+  if (entries.length === 0) {
+    throw new StateError(`${label}: the record of hidden variables is empty`);
+  }
+  const keys = entries.map(([k]) => k);
+  if (names != null && names.join('\u0000') !== keys.join('\u0000')) {
+    throw new ArgumentError(
+      `${label}: names [${names.join(', ')}] differ from the record's keys [${keys.join(', ')}]; omit names`,
+    );
+  }
+  const [k0, first] = entries[0];
+  for (const [k, t] of entries) {
+    if (!isTensor(t)) {
+      throw new StateError(`${label}: variable '${k}' must be a tensor, got ${describeValue(t)}`);
+    }
+    if (t.dtype !== 'float32') {
+      throw new StateError(`${label}: variable '${k}' must be float32, got ${t.dtype}`);
+    }
+    if (t.rank === 0) {
+      throw new StateError(
+        `${label}: variable '${k}' is a scalar; the variables need rank ≥ 1 (use shape [1])`,
+      );
+    }
+    const s0 = (first as tf.Tensor).shape;
+    if (!tf.util.arraysEqual(t.shape, s0)) {
+      throw new StateError(
+        `${label}: all variables must have one shape; '${k0}' is [${s0.join(', ')}] but '${k}' is [${t.shape.join(', ')}]`,
+      );
+    }
+  }
+  const parts = entries.map(([, t]) => t as tf.Tensor);
+  return [tf.stack(parts, parts[0].rank), keys];
 }
 
 /** A plain holder with `.value` and `.name` and no tracing (placeholders). */

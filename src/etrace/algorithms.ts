@@ -1,0 +1,933 @@
+/**
+ * Online learners (spec brainscale §3): D_RTRL (parameter-dimension traces), ES_D_RTRL
+ * (input/output-dimension traces) and HybridDimVjpAlgorithm, over a model step compiled by
+ * compiler.ts.
+ *
+ * The rule, for one call `alg.update(x)` (one step, or a window of steps given as MultiStepData):
+ *
+ *     ∇θ L_window = (∂L_window/∂h^{t0−1}) · ε^{t0−1}  +  ∂L_window/∂θ |_{h^{t0−1} fixed}
+ *
+ * where ε^{t0−1} ≈ dh^{t0−1}/dθ is the eligibility trace before the window. The second term is
+ * ordinary backprop through the window's steps (the caller's `grad` does it on the tape); the first
+ * enters through one custom-gradient node per hidden group that sits on the old hidden values: its
+ * gradient receives ∂L/∂h^{t0−1} and returns the contraction of that signal with the traces.
+ * With a one-step window ("single-step") every path of the step is counted exactly once, so for
+ * element-wise recurrence D_RTRL equals BPTT — including groups where one state feeds another in
+ * the same step (an Expon synapse driving a membrane), where upstream's learning signal counts
+ * the intra-step path twice (spec §2.4 "Measured defect"). With the whole sequence as one window
+ * the traces are zero and every algorithm returns the BPTT gradient.
+ *
+ * After each step the executor differentiates each group's transition slice of the recorded step
+ * (S backward passes for S states) to get D = ∂h^t/∂h^{t−1} (element-wise, [..., S, S]) and
+ * df = ∂h^t/∂y for each weight op y feeding the group, and updates the traces:
+ *     D-RTRL:    ε_s ← Σ_j D[s, j]·ε_j + φ(x, df_s)                       (exact trace, per op)
+ *     ES-D-RTRL: x̄ ← α·x̄ + x,  f̄ ← α·D f̄ + (1−α)·df,  ε ≈ x̄ ⊗ f̄ / (1 − α^k)
+ * (k = number of updates in the trace; the start-up correction can be switched off).
+ */
+import { tf } from '../backend/tf';
+import { gradientTapeActive, isolatedGradients } from '../backend/engine';
+import { vmap } from '../augment/vmap';
+import { evaluate } from '../compile/interpreter';
+import type { Var } from '../compile/program';
+import { flattenTensors, startRecording, stopRecording } from '../compile/recorder';
+import { ownResults } from '../compile/statefulFunction';
+import { ArgumentError, CompilationError, NotSupportedError } from '../errors';
+import { ShortTermState, type State } from '../state';
+import type { StateValue } from '../state/tree';
+import {
+  compileETraceGraph,
+  graphText,
+  graphView,
+  pathTuple,
+  type ETraceGraph,
+  type HiddenGroup,
+  type HiddenParamOpRelation,
+} from './compiler';
+import type { ETraceOp, ParamTree, TraceTree } from './op';
+import { ETraceParam } from './params';
+import { graphPicture, graphToDot, type GraphView } from './picture';
+
+/** The state class that holds eligibility traces inside an algorithm. */
+export class EligibilityTrace<T extends StateValue = tf.Tensor> extends ShortTermState<T> {}
+
+/** Marks an input as one time step (the default for plain tensors). */
+export class SingleStepData {
+  constructor(readonly data: tf.Tensor) {
+    if (!(data instanceof tf.Tensor))
+      throw new ArgumentError(`SingleStepData: expected a tensor, got ${typeof data}`);
+  }
+}
+
+/** Marks an input whose leading axis is time: `update` runs one step per slice (a window). */
+export class MultiStepData {
+  constructor(readonly data: tf.Tensor) {
+    if (!(data instanceof tf.Tensor) || data.rank < 1 || data.shape[0] < 1) {
+      throw new ArgumentError(
+        `MultiStepData: expected a tensor with a leading time axis of length ≥ 1, got ${
+          data instanceof tf.Tensor ? `shape [${data.shape}]` : typeof data
+        }`,
+      );
+    }
+  }
+  get length(): number {
+    return this.data.shape[0];
+  }
+}
+
+export type VjpMethod = 'single-step' | 'multi-step';
+
+export interface AlgorithmOptions {
+  /** A name for messages. */
+  name?: string;
+  /**
+   * 'single-step' (default): each `update` is one step and takes its gradient with the traces.
+   * 'multi-step': `update(new MultiStepData(xs))` backpropagates through the window and uses the
+   * traces from before it. Both follow the same rule (see the file comment); the option only
+   * decides how a plain tensor input is read (one step, or a window along axis 0).
+   */
+  vjpMethod?: VjpMethod;
+}
+
+type TraceMode = 'param' | 'io';
+
+function toTree(w: StateValue): ParamTree {
+  return w as unknown as ParamTree;
+}
+
+function leafKeys(w: ParamTree): string[] | null {
+  return w instanceof tf.Tensor ? null : Object.keys(w);
+}
+
+function leavesOf(w: ParamTree): tf.Tensor[] {
+  return w instanceof tf.Tensor ? [w] : Object.keys(w).map((k) => w[k]);
+}
+
+function rebuild(keys: string[] | null, leaves: tf.Tensor[]): ParamTree {
+  if (keys === null) return leaves[0];
+  const out: Record<string, tf.Tensor> = {};
+  keys.forEach((k, i) => (out[k] = leaves[i]));
+  return out;
+}
+
+function addTrees(a: ParamTree | null, b: ParamTree): ParamTree {
+  if (a === null) return b;
+  if (a instanceof tf.Tensor) {
+    const s = tf.add(a, b as tf.Tensor);
+    a.dispose();
+    (b as tf.Tensor).dispose();
+    return s;
+  }
+  const out: Record<string, tf.Tensor> = {};
+  for (const k of Object.keys(a)) {
+    const bk = (b as Record<string, tf.Tensor>)[k];
+    out[k] = bk ? tf.add(a[k], bk) : a[k];
+    if (bk) {
+      a[k].dispose();
+      bk.dispose();
+    }
+  }
+  return out;
+}
+
+/** Slot s of a [..., S] tensor, as [...]. */
+function slot(t: tf.Tensor, s: number): tf.Tensor {
+  const S = t.shape[t.rank - 1];
+  if (S === 1) return tf.reshape(t, t.shape.slice(0, -1));
+  return tf.squeeze(tf.slice(t, [...Array(t.rank - 1).fill(0), s], [...t.shape.slice(0, -1), 1]), [
+    t.rank - 1,
+  ]);
+}
+
+/** Per-step Jacobians of one group. */
+interface GroupJacobian {
+  /** [..., S, S]: D[..., i, j] = ∂h_i^t/∂h_j^{t−1}. */
+  readonly D: tf.Tensor;
+  /** Per relation feeding the group: [..., S] = ∂h_s^t/∂y (hidden-shaped). */
+  readonly df: Map<HiddenParamOpRelation, tf.Tensor>;
+}
+
+/**
+ * Base of the online learners: compiles the model step, runs steps with trace updates, and
+ * injects the trace term into the caller's gradient.
+ */
+export abstract class ETraceVjpAlgorithm {
+  readonly model: object;
+  readonly name: string;
+  readonly vjpMethod: VjpMethod;
+  /** The compiled graph (after compileGraph). */
+  graph: ETraceGraph | null = null;
+  /** Number of trace updates since the last reset. */
+  runningIndex = 0;
+  /** Eligibility-trace states, by key (see getEtraceOf). */
+  readonly etraces = new Map<string, EligibilityTrace<StateValue>>();
+  private needsCompile = false;
+
+  constructor(model: object, options: AlgorithmOptions = {}) {
+    if (
+      model === null ||
+      typeof model !== 'object' ||
+      typeof (model as { update?: unknown }).update !== 'function'
+    ) {
+      throw new ArgumentError(
+        `${new.target.name}: the model must be a Module with an update(x) step, got ${
+          model === null ? 'null' : typeof model
+        }`,
+      );
+    }
+    this.model = model;
+    this.name = options.name ?? new.target.name;
+    const m = options.vjpMethod ?? 'single-step';
+    if (m !== 'single-step' && m !== 'multi-step') {
+      throw new ArgumentError(
+        `${this.name}: vjpMethod must be 'single-step' or 'multi-step', got '${String(m)}'`,
+      );
+    }
+    this.vjpMethod = m;
+  }
+
+  get isCompiled(): boolean {
+    return this.graph !== null;
+  }
+
+  /** Trace mode of a relation (D-RTRL 'param' or ES-D-RTRL 'io'). */
+  protected abstract modeOf(rel: HiddenParamOpRelation): TraceMode;
+
+  /** ES decay α (only used by 'io' relations). */
+  protected decay(): number {
+    return 0;
+  }
+
+  protected biasCorrection(): boolean {
+    return true;
+  }
+
+  protected normalize(): boolean {
+    return false;
+  }
+
+  /**
+   * Record one step on an example input (a single time step; the first slice of a MultiStepData)
+   * and build the graph; allocate zero traces. States are left unchanged.
+   */
+  compileGraph(x: tf.Tensor | SingleStepData | MultiStepData): this {
+    const x0 = x instanceof MultiStepData ? x.data : x instanceof SingleStepData ? x.data : x;
+    const example = x instanceof MultiStepData ? tf.tidy(() => tf.gather(x0, 0)) : x0;
+    try {
+      this.disposeTraces();
+      this.graph = compileETraceGraph(this.model, [example], { name: `${this.name}.compileGraph` });
+      for (const w of this.graph.warnings) console.warn(`brainstate-ts ${this.name}: ${w}`);
+      this.checkGraph(this.graph);
+      this.allocateTraces();
+      this.runningIndex = 0;
+      this.needsCompile = false;
+    } finally {
+      if (example !== x0) example.dispose();
+    }
+    return this;
+  }
+
+  /** Algorithm-specific compile-time checks. */
+  protected checkGraph(g: ETraceGraph): void {
+    for (const r of g.relations) {
+      if (this.modeOf(r) !== 'io') continue;
+      for (const grp of r.groups) {
+        if (
+          r.op.kind !== 'elementwise' &&
+          !tf.util.arraysEqual([...r.yVar.shape], [...grp.varshape])
+        ) {
+          throw new CompilationError(
+            `${this.name}: ${pathTuple(r.path)} produces [${r.yVar.shape}] but feeds hidden group ${grp.index} ` +
+              `of shape [${grp.varshape}]; ES-D-RTRL needs the op output to have the hidden shape`,
+          );
+        }
+      }
+    }
+  }
+
+  private key(r: HiddenParamOpRelation, g: HiddenGroup): string {
+    return `${r.index}/${g.index}`;
+  }
+
+  private xKey(r: HiddenParamOpRelation): string {
+    return `x${this.graph!.program.ordinals.get(r.xVar!)}`;
+  }
+
+  private allocateTraces(): void {
+    const g = this.graph!;
+    for (const r of g.relations) {
+      const mode = this.modeOf(r);
+      const w = toTree(r.param.rawValue);
+      for (const grp of r.groups) {
+        if (mode === 'param') {
+          const slots = tf.tidy(() => {
+            const x = r.xVar ? tf.zeros(r.xVar.shape as number[]) : null;
+            const y = tf.zeros(
+              (r.op.kind === 'elementwise' ? grp.varshape : r.yVar.shape) as number[],
+            );
+            return Array.from({ length: grp.numState }, () => r.op.traceZeros(x, y, w));
+          });
+          this.etraces.set(
+            this.key(r, grp),
+            new EligibilityTrace(slots as unknown as StateValue, {
+              name: `etrace ${pathTuple(r.path)}→${grp.index}`,
+            }),
+          );
+        } else {
+          this.etraces.set(
+            this.key(r, grp),
+            new EligibilityTrace(tf.zeros([...grp.varshape, grp.numState]), {
+              name: `f̄ ${pathTuple(r.path)}→${grp.index}`,
+            }) as EligibilityTrace<StateValue>,
+          );
+          if (r.xVar && !this.etraces.has(this.xKey(r))) {
+            this.etraces.set(
+              this.xKey(r),
+              new EligibilityTrace(tf.zeros(r.xVar.shape as number[]), {
+                name: `x̄ of ${pathTuple(r.path)}`,
+              }) as EligibilityTrace<StateValue>,
+            );
+          }
+        }
+      }
+    }
+  }
+
+  private disposeTraces(): void {
+    for (const t of this.etraces.values()) t.dispose?.();
+    this.etraces.clear();
+  }
+
+  /** Zero the traces and the running index. A new batch size recompiles on the next update. */
+  resetState(batchSize?: number): void {
+    if (!this.graph) return;
+    const hb = this.graph.hidden[0]?.varshape[0];
+    if (batchSize !== undefined && batchSize !== hb) {
+      this.disposeTraces();
+      this.needsCompile = true;
+      return;
+    }
+    for (const t of this.etraces.values()) {
+      t.value = tf.tidy(
+        () =>
+          (Array.isArray(t.rawValue)
+            ? (t.rawValue as TraceTree[]).map((tr) =>
+                Object.fromEntries(Object.entries(tr).map(([k, v]) => [k, tf.zerosLike(v)])),
+              )
+            : tf.zerosLike(t.rawValue as tf.Tensor)) as unknown as tf.TensorContainer,
+      ) as unknown as StateValue;
+    }
+    this.runningIndex = 0;
+  }
+
+  /** Free the traces. */
+  dispose(): void {
+    this.disposeTraces();
+    this.graph = null;
+  }
+
+  private requireGraph(): ETraceGraph {
+    if (!this.graph) {
+      throw new CompilationError(`${this.name}: call compileGraph(x0) before using the algorithm`);
+    }
+    return this.graph;
+  }
+
+  /** The brainscale text of the compiled graph (spec §2.7). */
+  showGraph(): string {
+    return graphText(this.requireGraph());
+  }
+
+  /** Data of the graph picture. */
+  graphView(): GraphView {
+    return graphView(this.requireGraph());
+  }
+
+  /** Graphviz DOT of the graph. */
+  graphDot(): string {
+    return graphToDot(this.graphView(), { title: this.name });
+  }
+
+  /** Write the graph picture (.svg, .png or .dot by extension). */
+  async graphPicture(path: string): Promise<void> {
+    await graphPicture(this.graphView(), path, { title: this.name });
+  }
+
+  /**
+   * The traces of a parameter (an ETraceParam or its path like 'syn.comm.weight'): per relation
+   * and group, D-RTRL `{ relation, group, trace: TraceTree[] }` (one per slot) or ES-D-RTRL
+   * `{ relation, group, x: x̄, f: f̄ [..., S] }`. The tensors belong to the algorithm.
+   */
+  getEtraceOf(param: ETraceParam | string): {
+    relation: number;
+    group: number;
+    trace?: readonly TraceTree[];
+    x?: tf.Tensor | null;
+    f?: tf.Tensor;
+  }[] {
+    const g = this.requireGraph();
+    const rels = g.relations.filter((r) =>
+      typeof param === 'string' ? r.path.join('.') === param : r.param === param,
+    );
+    if (rels.length === 0) {
+      const known = g.relations.map((r) => r.path.join('.')).join(', ');
+      throw new ArgumentError(
+        `${this.name}.getEtraceOf: ${typeof param === 'string' ? `'${param}'` : param.describe()} has no eligibility trace; traced weights: ${known || 'none'}`,
+      );
+    }
+    const out: ReturnType<ETraceVjpAlgorithm['getEtraceOf']> = [];
+    for (const r of rels) {
+      for (const grp of r.groups) {
+        const t = this.etraces.get(this.key(r, grp))!.rawValue;
+        if (this.modeOf(r) === 'param') {
+          out.push({ relation: r.index, group: grp.index, trace: t as unknown as TraceTree[] });
+        } else {
+          out.push({
+            relation: r.index,
+            group: grp.index,
+            x: r.xVar ? (this.etraces.get(this.xKey(r))!.rawValue as tf.Tensor) : null,
+            f: t as tf.Tensor,
+          });
+        }
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Advance the model by one step (a tensor or SingleStepData) or by a window of steps
+   * (MultiStepData, or a tensor in 'multi-step' mode), update the traces, and return the model
+   * output (stacked along a new leading time axis for a window). Inside `grad`, the gradient of a
+   * loss of the output reaches the parameters through the traces (see the file comment).
+   */
+  update(x: tf.Tensor | SingleStepData | MultiStepData): tf.Tensor {
+    const multi =
+      x instanceof MultiStepData || (this.vjpMethod === 'multi-step' && x instanceof tf.Tensor);
+    const data = x instanceof MultiStepData || x instanceof SingleStepData ? x.data : x;
+    if (!(data instanceof tf.Tensor)) {
+      throw new ArgumentError(
+        `${this.name}.update: expected a tensor, SingleStepData or MultiStepData, got ${typeof data}`,
+      );
+    }
+    if (!this.graph || this.needsCompile) {
+      this.compileGraph(multi ? new MultiStepData(data) : data);
+    }
+    this.inject();
+    if (!multi) return this.step(data);
+    const outs: tf.Tensor[] = [];
+    try {
+      for (let t = 0; t < data.shape[0]; t++) {
+        const xt = tf.tidy(() => tf.gather(data, t));
+        try {
+          outs.push(this.step(xt));
+        } finally {
+          xt.dispose();
+        }
+      }
+      return tf.stack(outs);
+    } finally {
+      tf.dispose(outs);
+    }
+  }
+
+  /**
+   * vmap batching (spec §3.4): after `compileGraph` on ONE sample (states initialised without a
+   * batch size), give every per-sample state — the model's short-term states and the traces — a
+   * leading batch axis of `batchSize` copies, and return `update` mapped over axis 0 of its input
+   * with `vmap` (weights shared, gradients summed over lanes). Calls of the returned function
+   * advance the running index once per step, not once per lane.
+   */
+  vmapUpdate(batchSize: number): (x: tf.Tensor) => tf.Tensor {
+    const g = this.requireGraph();
+    if (!Number.isInteger(batchSize) || batchSize < 1) {
+      throw new ArgumentError(
+        `${this.name}.vmapUpdate: batchSize must be a positive integer, got ${batchSize}`,
+      );
+    }
+    const perSample: State<StateValue>[] = [
+      ...g.hidden.map((h) => h.state as State<StateValue>),
+      ...g.dynamicStates.map((d) => d.state),
+      ...this.etraces.values(),
+    ];
+    const expand = (v: StateValue): StateValue => {
+      if (v instanceof tf.Tensor) return tf.tidy(() => tf.stack(Array(batchSize).fill(v)));
+      if (Array.isArray(v)) return v.map(expand);
+      if (typeof v === 'number') return v;
+      return Object.fromEntries(Object.entries(v).map(([k, e]) => [k, expand(e)]));
+    };
+    for (const s of perSample) s.reinitialize(expand(s.rawValue));
+    const lanes = vmap(
+      (xi: tf.Tensor) => {
+        this.runningIndex = k0;
+        return this.update(xi);
+      },
+      { inStates: perSample },
+    );
+    let k0 = this.runningIndex;
+    return (x: tf.Tensor) => {
+      k0 = this.runningIndex;
+      try {
+        return lanes(x) as tf.Tensor;
+      } finally {
+        this.runningIndex = k0 + 1;
+      }
+    };
+  }
+
+  /** One model step under the recorder, then Jacobians and trace updates. */
+  private step(x: tf.Tensor): tf.Tensor {
+    const g = this.graph!;
+    const rec = startRecording({
+      name: `${this.name}.step`,
+      args: flattenTensors(x, '0'),
+      keep: g.keep,
+    });
+    let out: unknown;
+    let kept: Map<number, tf.Tensor>;
+    try {
+      try {
+        out = tf.tidy(() => {
+          const r = (this.model as { update(x: tf.Tensor): unknown }).update(x);
+          return r as tf.TensorContainer;
+        });
+      } finally {
+        stopRecording(rec);
+      }
+      const names = rec.kernelNames();
+      if (names.length !== g.kernels.length || names.some((k, i) => k !== g.kernels[i])) {
+        const at = names.findIndex((k, i) => k !== g.kernels[i]);
+        throw new CompilationError(
+          `${this.name}: this step ran different kernels than the compiled step (first difference at ` +
+            `kernel ${at < 0 ? Math.min(names.length, g.kernels.length) : at}: ${names[at] ?? 'end'} vs ` +
+            `${g.kernels[at] ?? 'end'}); the model step must not branch on data or change shapes. ` +
+            `Call compileGraph again after changing the model or the batch size`,
+        );
+      }
+      kept = rec.takeKept();
+    } catch (e) {
+      rec.disposeKept();
+      throw e;
+    }
+    try {
+      const jac = this.jacobians(kept);
+      try {
+        tf.tidy(() => this.updateTraces(kept, jac));
+      } finally {
+        for (const j of jac.values()) {
+          j.D.dispose();
+          for (const t of j.df.values()) t.dispose();
+        }
+      }
+      this.runningIndex++;
+    } finally {
+      for (const t of kept.values()) t.dispose();
+    }
+    if (!(out instanceof tf.Tensor)) {
+      throw new NotSupportedError(
+        `${this.name}: the model step must return one tensor (got ${out === null ? 'null' : typeof out}); ` +
+          `concatenate several outputs, or return the readout only`,
+      );
+    }
+    return ownResults(out);
+  }
+
+  /** D and df of every group from this step's kept values. */
+  private jacobians(kept: Map<number, tf.Tensor>): Map<HiddenGroup, GroupJacobian> {
+    const g = this.graph!;
+    const ord = (v: Var): tf.Tensor => {
+      const t = kept.get(g.program.ordinals.get(v)!);
+      if (!t) throw new CompilationError(`${this.name}: internal: no value kept for var ${v.id}`);
+      return t;
+    };
+    const out = new Map<HiddenGroup, GroupJacobian>();
+    for (const grp of g.groups) {
+      const env = new Map<Var, tf.Tensor>();
+      for (const v of grp.externals) env.set(v, ord(v));
+      const oldLeaves: (tf.Tensor | null)[] = grp.members.map((m) => {
+        if (!m.oldVar) return null;
+        const t = ord(m.oldVar);
+        env.set(m.oldVar, t);
+        return t;
+      });
+      const made: tf.Tensor[] = [];
+      const yLeaves = grp.relations.map((r) => {
+        let t = ord(r.yVar);
+        if (!tf.util.arraysEqual(t.shape, [...grp.varshape])) {
+          t = tf.broadcastTo(t, [...grp.varshape]);
+          made.push(t);
+        }
+        env.set(r.yVar, t);
+        return t;
+      });
+      const xs = [...oldLeaves.filter((t): t is tf.Tensor => t !== null), ...yLeaves];
+      const newVars = grp.members.map((m) => m.newVar);
+      const rows: tf.Tensor[] = [];
+      const cols = grp.relations.map(() => [] as tf.Tensor[]);
+      const slotOwner: [number, number][] = []; // [member, slot within member]
+      grp.members.forEach((m, mi) => {
+        for (let k = 0; k < m.numState; k++) slotOwner.push([mi, k]);
+      });
+      for (let s = 0; s < grp.numState; s++) {
+        const [mi, k] = slotOwner[s];
+        const member = grp.members[mi];
+        const f = (): tf.Tensor => {
+          const vals = evaluate(g.program, env, { outputs: newVars });
+          const v = vals.get(member.newVar)!;
+          return member.numState === 1 ? tf.sum(v) : tf.sum(slot(v, k));
+        };
+        const { value, grads } =
+          xs.length > 0
+            ? isolatedGradients(f, xs)
+            : { value: null, grads: [] as (tf.Tensor | null)[] };
+        value?.dispose();
+        const row = tf.tidy(() => {
+          let gi = 0;
+          const parts = grp.members.map((m) => {
+            const gr = m.oldVar ? grads[gi++] : null;
+            const shape = m.numState === 1 ? [...m.varshape, 1] : [...m.varshape, m.numState];
+            if (!gr) return tf.zeros(shape);
+            return m.numState === 1 ? tf.reshape(gr, shape) : gr;
+          });
+          return parts.length === 1 ? parts[0] : tf.concat(parts, -1);
+        });
+        rows.push(row);
+        const nOld = oldLeaves.filter((t) => t !== null).length;
+        grp.relations.forEach((_, ri) => {
+          const gr = grads[nOld + ri];
+          cols[ri].push(gr ? tf.reshape(gr, [...grp.varshape]) : tf.zeros([...grp.varshape]));
+        });
+        for (const t of grads) t?.dispose();
+      }
+      const D = tf.stack(rows, -2);
+      tf.dispose(rows);
+      const df = new Map<HiddenParamOpRelation, tf.Tensor>();
+      grp.relations.forEach((r, ri) => {
+        df.set(r, tf.stack(cols[ri], -1));
+        tf.dispose(cols[ri]);
+      });
+      tf.dispose(made);
+      out.set(grp, { D, df });
+    }
+    return out;
+  }
+
+  /** New traces from this step (inside a tidy; old trace values are replaced). */
+  private updateTraces(kept: Map<number, tf.Tensor>, jac: Map<HiddenGroup, GroupJacobian>): void {
+    const g = this.graph!;
+    const valueOf = (v: Var): tf.Tensor => kept.get(g.program.ordinals.get(v)!)!;
+    const alpha = this.decay();
+    const doneX = new Set<string>();
+    for (const r of g.relations) {
+      const mode = this.modeOf(r);
+      const w = toTree(r.param.rawValue);
+      const x = r.xVar ? valueOf(r.xVar) : null;
+      if (mode === 'io' && x && !doneX.has(this.xKey(r))) {
+        doneX.add(this.xKey(r));
+        const st = this.etraces.get(this.xKey(r))!;
+        st.value = tf.add(tf.mul(st.rawValue as tf.Tensor, alpha), x);
+      }
+      for (const grp of r.groups) {
+        const { D, df } = jac.get(grp)!;
+        const dfr = df.get(r)!;
+        const st = this.etraces.get(this.key(r, grp))!;
+        const S = grp.numState;
+        if (mode === 'param') {
+          const old = st.rawValue as unknown as TraceTree[];
+          const next: TraceTree[] = [];
+          for (let i = 0; i < S; i++) {
+            let acc: Record<string, tf.Tensor> | null = null;
+            for (let j = 0; j < S; j++) {
+              const scaled = r.op.traceScale(old[j], dij(D, i, j));
+              acc = acc === null ? { ...scaled } : sumTrees(acc, scaled);
+            }
+            const phi = r.op.traceInstant(x, slot(dfr, i), w);
+            let t = sumTrees(acc!, phi);
+            if (this.normalize()) t = normalizeTree(t);
+            next.push(t);
+          }
+          st.value = next as unknown as StateValue;
+        } else {
+          // f̄ ← α·D f̄ + (1−α)·df
+          const f = st.rawValue as tf.Tensor;
+          const Df = tf.squeeze(tf.matMul(D, tf.expandDims(f, -1)), [-1]);
+          st.value = tf.add(tf.mul(Df, alpha), tf.mul(dfr, 1 - alpha));
+        }
+      }
+    }
+  }
+
+  /**
+   * On a gradient tape: put one custom-gradient node on each group's old hidden values. Its
+   * forward is the identity; its gradient turns ∂L/∂h^{t0−1} into the trace term of each weight.
+   */
+  private inject(): void {
+    if (!gradientTapeActive()) return;
+    const g = this.graph!;
+    const alpha = this.decay();
+    const k = this.runningIndex;
+    if (k === 0) return; // traces are zero
+    const correction = this.biasCorrection() ? 1 - Math.pow(alpha, k) : 1;
+    for (const grp of g.groups) {
+      if (grp.relations.length === 0) continue;
+      const params = [...new Set(grp.relations.map((r) => r.param))];
+      const keys = params.map((p) => leafKeys(toTree(p.value)));
+      const paramLeaves = params.flatMap((p) => leavesOf(toTree(p.value)));
+      const members = grp.members.map((m) => m.state);
+      const traceTensors: tf.Tensor[] = [];
+      const layout: { rel: HiddenParamOpRelation; from: number; count: number; keys: string[] }[] =
+        [];
+      for (const r of grp.relations) {
+        const st = this.etraces.get(this.key(r, grp))!.rawValue;
+        if (this.modeOf(r) === 'param') {
+          const slots = st as unknown as TraceTree[];
+          const ks = Object.keys(slots[0]);
+          layout.push({
+            rel: r,
+            from: traceTensors.length,
+            count: slots.length * ks.length,
+            keys: ks,
+          });
+          for (const tr of slots) for (const kk of ks) traceTensors.push(tr[kk]);
+        } else {
+          const xbar = r.xVar ? (this.etraces.get(this.xKey(r))!.rawValue as tf.Tensor) : null;
+          layout.push({ rel: r, from: traceTensors.length, count: xbar ? 2 : 1, keys: [] });
+          traceTensors.push(st as tf.Tensor);
+          if (xbar) traceTensors.push(xbar);
+        }
+      }
+      const S = grp.numState;
+      const node = tf.customGrad((...args: unknown[]) => {
+        const inputs = args.slice(0, -1) as tf.Tensor[];
+        const save = args[args.length - 1] as (ts: tf.Tensor[]) => void;
+        save([...traceTensors]);
+        const stacked = inputs[0];
+        const ws = inputs.slice(1);
+        return {
+          value: tf.clone(stacked),
+          gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+            const grads: (ParamTree | null)[] = params.map(() => null);
+            const trees: ParamTree[] = [];
+            let at = 0;
+            params.forEach((_, pi) => {
+              const n = keys[pi] === null ? 1 : keys[pi]!.length;
+              trees.push(rebuild(keys[pi], ws.slice(at, at + n)));
+              at += n;
+            });
+            for (const L of layout) {
+              const r = L.rel;
+              const pi = params.indexOf(r.param);
+              const w = trees[pi];
+              let gr: ParamTree;
+              if (this.modeOf(r) === 'param') {
+                gr = tf.tidy(() => {
+                  let acc: ParamTree | null = null;
+                  for (let s = 0; s < S; s++) {
+                    const tr: Record<string, tf.Tensor> = {};
+                    L.keys.forEach((kk, ki) => (tr[kk] = saved[L.from + s * L.keys.length + ki]));
+                    const part = r.op.traceGrad(tr, slot(dy, s), w);
+                    acc = acc === null ? part : addTrees(acc, part);
+                  }
+                  return acc as unknown as tf.TensorContainer;
+                }) as unknown as ParamTree;
+              } else {
+                gr = tf.tidy(() => {
+                  const f = saved[L.from];
+                  const xbar = L.count === 2 ? saved[L.from + 1] : null;
+                  const comb = tf.div(tf.sum(tf.mul(f, dy), -1), correction);
+                  return r.op.weightVjp(xbar, comb, w) as unknown as tf.TensorContainer;
+                }) as unknown as ParamTree;
+              }
+              grads[pi] = addTrees(grads[pi], gr);
+            }
+            const out: tf.Tensor[] = [tf.zerosLike(dy)];
+            params.forEach((p, pi) => {
+              const gt = grads[pi];
+              const wl = leavesOf(trees[pi]);
+              if (gt === null) out.push(...wl.map((t) => tf.zerosLike(t)));
+              else if (gt instanceof tf.Tensor) out.push(gt);
+              else (keys[pi] ?? []).forEach((kk, ki) => out.push(gt[kk] ?? tf.zerosLike(wl[ki])));
+            });
+            return out;
+          },
+        };
+      }) as unknown as (...xs: tf.Tensor[]) => tf.Tensor;
+      const stacked = tf.tidy(() =>
+        tf.concat(
+          grp.members.map((m, i) =>
+            m.numState === 1 ? tf.expandDims(members[i].value, -1) : members[i].value,
+          ),
+          -1,
+        ),
+      );
+      const y = node(stacked, ...paramLeaves);
+      stacked.dispose();
+      let at = 0;
+      grp.members.forEach((m, i) => {
+        const part = tf.tidy(() => {
+          const p = tf.slice(
+            y,
+            [...Array(y.rank - 1).fill(0), at],
+            [...y.shape.slice(0, -1), m.numState],
+          );
+          return m.numState === 1 ? tf.reshape(p, [...m.varshape]) : p;
+        });
+        at += m.numState;
+        (members[i] as State<StateValue>).value = part;
+      });
+      y.dispose();
+    }
+  }
+}
+
+function dij(D: tf.Tensor, i: number, j: number): tf.Tensor {
+  // D [..., S, S] → [...]
+  const S = D.shape[D.rank - 1];
+  if (S === 1) return tf.reshape(D, D.shape.slice(0, -2));
+  const begin = [...Array(D.rank - 2).fill(0), i, j];
+  const size = [...D.shape.slice(0, -2), 1, 1];
+  return tf.reshape(tf.slice(D, begin, size), D.shape.slice(0, -2));
+}
+
+function sumTrees(a: Record<string, tf.Tensor>, b: TraceTree): Record<string, tf.Tensor> {
+  const out: Record<string, tf.Tensor> = {};
+  for (const k of Object.keys(a)) out[k] = b[k] ? tf.add(a[k], b[k]) : a[k];
+  return out;
+}
+
+function normalizeTree(t: TraceTree): Record<string, tf.Tensor> {
+  const out: Record<string, tf.Tensor> = {};
+  for (const [k, v] of Object.entries(t)) out[k] = tf.div(v, tf.maximum(tf.max(tf.abs(v)), 1));
+  return out;
+}
+
+export interface DRTRLOptions extends AlgorithmOptions {
+  /**
+   * Upstream's max-abs normalisation of every trace leaf when it exceeds 1 (makes the gradient
+   * inexact; off by default).
+   */
+  normalize?: boolean;
+}
+
+/** D-RTRL (ParamDimVjpAlgorithm): exact per-weight traces under the diagonal approximation. */
+export class D_RTRL extends ETraceVjpAlgorithm {
+  private readonly norm: boolean;
+  constructor(model: object, options: DRTRLOptions = {}) {
+    super(model, options);
+    this.norm = options.normalize ?? false;
+  }
+  protected modeOf(): TraceMode {
+    return 'param';
+  }
+  protected override normalize(): boolean {
+    return this.norm;
+  }
+}
+
+/** Decay α or rank n (α = (n−1)/(n+1)) of ES-D-RTRL. */
+export interface DecayOptions {
+  /** α in (0, 1). */
+  decay?: number;
+  /** An integer n ≥ 1 (α = (n−1)/(n+1)); rank 1 means α = 0. */
+  rank?: number;
+  /** Divide the smoothed trace by 1 − α^k (k = updates so far). Default true. */
+  biasCorrection?: boolean;
+}
+
+function decayFrom(owner: string, o: DecayOptions): number {
+  if (o.decay !== undefined && o.rank !== undefined) {
+    throw new ArgumentError(`${owner}: give either decay or rank, not both`);
+  }
+  if (o.rank !== undefined) {
+    if (!Number.isInteger(o.rank) || o.rank < 1) {
+      throw new ArgumentError(`${owner}: rank must be an integer ≥ 1, got ${o.rank}`);
+    }
+    return (o.rank - 1) / (o.rank + 1);
+  }
+  const a = o.decay ?? 0.9;
+  if (typeof a !== 'number' || !(a > 0 && a < 1)) {
+    throw new ArgumentError(`${owner}: decay must be a number in (0, 1), got ${String(a)}`);
+  }
+  return a;
+}
+
+export interface ESDRTRLOptions extends AlgorithmOptions, DecayOptions {}
+
+/** ES-D-RTRL (IODimVjpAlgorithm): input trace ⊗ smoothed output trace, memory O(B·(I+O)). */
+export class ES_D_RTRL extends ETraceVjpAlgorithm {
+  readonly alpha: number;
+  private readonly correct: boolean;
+  constructor(model: object, options: ESDRTRLOptions = {}) {
+    super(model, options);
+    this.alpha = decayFrom(this.name, options);
+    this.correct = options.biasCorrection ?? true;
+  }
+  protected modeOf(): TraceMode {
+    return 'io';
+  }
+  protected override decay(): number {
+    return this.alpha;
+  }
+  protected override biasCorrection(): boolean {
+    return this.correct;
+  }
+}
+
+export interface HybridOptions extends ESDRTRLOptions, DRTRLOptions {}
+
+/**
+ * Hybrid: per weight, D-RTRL for `grad: 'full'` params and element-wise params, ES-D-RTRL for
+ * 'approx', and for 'adaptive' D-RTRL iff numel(x) + numel(y) > numel(θ) per sample (small
+ * kernels, sparse ops), else ES-D-RTRL. Both kinds of trace live side by side.
+ */
+export class HybridDimVjpAlgorithm extends ETraceVjpAlgorithm {
+  readonly alpha: number;
+  private readonly correct: boolean;
+  private readonly norm: boolean;
+  constructor(model: object, options: HybridOptions = {}) {
+    super(model, options);
+    this.alpha = decayFrom(this.name, options);
+    this.correct = options.biasCorrection ?? true;
+    this.norm = options.normalize ?? false;
+  }
+  protected modeOf(r: HiddenParamOpRelation): TraceMode {
+    return hybridMode(r);
+  }
+  protected override decay(): number {
+    return this.alpha;
+  }
+  protected override biasCorrection(): boolean {
+    return this.correct;
+  }
+  protected override normalize(): boolean {
+    return this.norm;
+  }
+  /** The trace kind chosen for each relation, by parameter path. */
+  modes(): { param: string; mode: 'D_RTRL' | 'ES_D_RTRL' }[] {
+    const g = this.graph;
+    if (!g) return [];
+    return g.relations.map((r) => ({
+      param: r.path.join('.'),
+      mode: hybridMode(r) === 'param' ? 'D_RTRL' : 'ES_D_RTRL',
+    }));
+  }
+}
+
+function numel(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+/** The Hybrid selection rule. */
+export function hybridMode(r: HiddenParamOpRelation): TraceMode {
+  if (r.op.kind === 'elementwise') return 'param';
+  if (r.param.grad === 'full') return 'param';
+  if (r.param.grad === 'approx') return 'io';
+  const theta = leavesOf(toTree(r.param.rawValue)).reduce((n, t) => n + t.size, 0);
+  const yShape = r.yVar.shape;
+  const xShape = r.xVar ? r.xVar.shape : [];
+  // per sample: drop a leading axis shared by x and y (the batch)
+  const lead = xShape.length > 1 && yShape.length > 1 && xShape[0] === yShape[0] ? xShape[0] : 1;
+  return (numel(xShape) + numel(yShape)) / lead > theta ? 'param' : 'io';
+}
+
+/** brainscale names. */
+export { D_RTRL as ParamDimVjpAlgorithm, ES_D_RTRL as IODimVjpAlgorithm };
+export type { ETraceOp };
