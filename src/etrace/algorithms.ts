@@ -648,7 +648,11 @@ export abstract class ETraceVjpAlgorithm {
         } else {
           // f̄ ← α·D f̄ + (1−α)·df
           const f = st.rawValue as tf.Tensor;
-          const Df = tf.squeeze(tf.matMul(D, tf.expandDims(f, -1)), [-1]);
+          // (D f̄)[..., i] = Σ_j D[..., i, j]·f̄[..., j]; S is small, so no batched matMul
+          const Df =
+            S === 1
+              ? tf.mul(tf.reshape(D, f.shape), f)
+              : tf.sum(tf.mul(D, tf.expandDims(f, -2)), -1);
           st.value = tf.add(tf.mul(Df, alpha), tf.mul(dfr, 1 - alpha));
         }
       }

@@ -23,7 +23,7 @@ import {
   MultiStepData,
   type ETraceVjpAlgorithm,
 } from '../../src/etrace/algorithms';
-import { ETraceParam } from '../../src/etrace/params';
+import { ETraceParam, ElemWiseParam } from '../../src/etrace/params';
 import { ConvOp, MatMulOp } from '../../src/etrace/ops';
 import { LIF } from '../../src/nn/neurons';
 import { DeltaProj } from '../../src/nn/projections';
@@ -637,5 +637,76 @@ describe('other ops and algorithms', () => {
     const off = run(false);
     // step 2 uses the trace after one update: with the correction f̄/(1−α) = df exactly
     expect(relErr(f64(on.weight), f64(off.weight))).toBeGreaterThan(1e-2);
+  });
+});
+
+/** h ← σ(w) ⊙ h + x W: a learnable per-neuron decay (ElemWiseParam) next to a MatMul weight. */
+class LearnedDecay extends Module {
+  W: ETraceParam;
+  w: ElemWiseParam;
+  h!: HiddenState;
+  constructor() {
+    super();
+    this.W = new ETraceParam({ weight: random.normal(0, 0.5, [NI, NH]) }, new MatMulOp());
+    this.w = new ElemWiseParam(random.normal(1, 0.5, [NH]), (v) => tf.sigmoid(v as tf.Tensor));
+  }
+  override initState(o: InitStateOptions = {}): void {
+    this.h = new HiddenState(tf.zeros(o.batchSize ? [o.batchSize, NH] : [NH]));
+  }
+  override update(x: tf.Tensor): tf.Tensor {
+    this.h.value = tf.add(tf.mul(this.w.execute(), this.h.value), this.W.execute(x));
+    return this.h.value;
+  }
+}
+
+describe('element-wise parameters and options', () => {
+  it('an ElemWiseParam (learnable decay) under D_RTRL equals BPTT, batched and unbatched', () => {
+    for (const batch of [B, null]) {
+      const { xs, cs } = data(19, NI, NH, batch);
+      random.seed(20);
+      const net = new LearnedDecay();
+      net.initState({ batchSize: batch ?? undefined });
+      const snap = snapshot(net);
+      const [ref] = grad(
+        () => {
+          let L: tf.Tensor = tf.scalar(0);
+          for (let t = 0; t < T; t++) L = tf.add(L, tf.sum(tf.mul(net.update(xs[t]), cs[t])));
+          return L;
+        },
+        { gradStates: { w: net.w, W: net.W }, returnValue: true },
+      )() as unknown as [{ w: tf.Tensor; W: Grads }, tf.Tensor];
+      restore(snap);
+      const alg = new D_RTRL(net);
+      let gw: tf.Tensor | null = null;
+      let gW: tf.Tensor | null = null;
+      for (let t = 0; t < T; t++) {
+        const [g] = grad(() => tf.sum(tf.mul(alg.update(xs[t]), cs[t])), {
+          gradStates: { w: net.w, W: net.W },
+          returnValue: true,
+        })() as unknown as [{ w: tf.Tensor; W: Grads }, tf.Tensor];
+        gw = gw === null ? g.w : tf.add(gw, g.w);
+        gW = gW === null ? g.W.weight : tf.add(gW, g.W.weight);
+      }
+      expect(relErr(f64(gw!), f64(ref.w))).toBeLessThan(1e-5);
+      expect(relErr(f64(gW!), f64(ref.W.weight))).toBeLessThan(1e-5);
+      alg.dispose();
+    }
+  });
+
+  it("D_RTRL's upstream max-abs normalisation is off by default and changes the gradient when on", () => {
+    const { xs, cs } = data(21);
+    const run = (normalize: boolean) => {
+      random.seed(22);
+      const net = new LeakyLinear(NI, NH, tf.fill([NH], 0.95));
+      net.initState({ batchSize: B });
+      return onlineGrads(new D_RTRL(net, { normalize }), net.W, xs, cs);
+    };
+    random.seed(22);
+    const net = new LeakyLinear(NI, NH, tf.fill([NH], 0.95));
+    net.initState({ batchSize: B });
+    const ref = bpttGrads(net, net.W, xs, cs);
+    expectClose(run(false), ref, 1e-5);
+    // bias traces Σ a^k exceed 1 after two steps: the normalised gradient is no longer BPTT's
+    expect(relErr(f64(run(true).bias), f64(ref.bias))).toBeGreaterThan(1e-2);
   });
 });
