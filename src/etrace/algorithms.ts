@@ -27,8 +27,7 @@
 import { tf } from '../backend/tf';
 import { gradientTapeActive, isolatedGradients } from '../backend/engine';
 import { vmap } from '../augment/vmap';
-import { evaluate } from '../compile/interpreter';
-import type { Var } from '../compile/program';
+import type { Equation, Var } from '../compile/program';
 import { flattenTensors, startRecording, stopRecording } from '../compile/recorder';
 import { ownResults } from '../compile/statefulFunction';
 import { ArgumentError, CompilationError, NotSupportedError } from '../errors';
@@ -559,7 +558,6 @@ export abstract class ETraceVjpAlgorithm {
         return t;
       });
       const xs = [...oldLeaves.filter((t): t is tf.Tensor => t !== null), ...yLeaves];
-      const newVars = grp.members.map((m) => m.newVar);
       const rows: tf.Tensor[] = [];
       const cols = grp.relations.map(() => [] as tf.Tensor[]);
       const slotOwner: [number, number][] = []; // [member, slot within member]
@@ -570,8 +568,7 @@ export abstract class ETraceVjpAlgorithm {
         const [mi, k] = slotOwner[s];
         const member = grp.members[mi];
         const f = (): tf.Tensor => {
-          const vals = evaluate(g.program, env, { outputs: newVars });
-          const v = vals.get(member.newVar)!;
+          const v = runSlice(grp.slice, env).get(member.newVar)!;
           return member.numState === 1 ? tf.sum(v) : tf.sum(slot(v, k));
         };
         const { value, grads } =
@@ -780,6 +777,47 @@ export abstract class ETraceVjpAlgorithm {
       y.dispose();
     }
   }
+}
+
+interface EngineRun {
+  runKernel(
+    name: string,
+    inputs: Record<string, tf.Tensor>,
+    attrs: Record<string, unknown>,
+  ): tf.Tensor | tf.Tensor[];
+}
+
+/**
+ * Run a group's transition slice (in order) on `env`, which holds its sources and externals:
+ * the same kernels with the recorded attrs, so values are bit-identical to the step's. A
+ * custom-gradient call runs its forward body.
+ */
+function runSlice(eqs: readonly Equation[], env: ReadonlyMap<Var, tf.Tensor>): Map<Var, tf.Tensor> {
+  const engine = tf.engine() as unknown as EngineRun;
+  const values = new Map(env);
+  const run = (list: readonly Equation[]): void => {
+    for (const e of list) {
+      if (e.body) {
+        run(e.body);
+        e.outputs.forEach((o, i) => values.set(o, values.get(e.bodyOutputs![i])!));
+        continue;
+      }
+      const inputs: Record<string, tf.Tensor> = {};
+      for (const [k, v] of e.inputs) {
+        const t = values.get(v);
+        if (t === undefined) {
+          throw new CompilationError(
+            `internal: no value for an input of ${e.kernel} in a transition slice`,
+          );
+        }
+        inputs[k] = t;
+      }
+      const out = engine.runKernel(e.kernel, inputs, { ...e.attrs });
+      (Array.isArray(out) ? out : [out]).forEach((t, i) => values.set(e.outputs[i], t));
+    }
+  };
+  run(eqs);
+  return values;
 }
 
 function dij(D: tf.Tensor, i: number, j: number): tf.Tensor {

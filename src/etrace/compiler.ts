@@ -86,8 +86,8 @@ export interface HiddenGroup {
   /** Total slots S. */
   readonly numState: number;
   readonly varshape: readonly number[];
-  /** Equations of the transition (old values and weight-op outputs → new values). */
-  readonly slice: ReadonlySet<Equation>;
+  /** Equations of the transition (old values and weight-op outputs → new values), in order. */
+  readonly slice: readonly Equation[];
   /** Vars the slice consumes that it does not compute (values captured per step). */
   readonly externals: readonly Var[];
   /** Relations feeding this group. */
@@ -356,7 +356,7 @@ export function compileETraceGraph(
       members,
       numState: members.reduce((n, m) => n + m.numState, 0),
       varshape: shape,
-      slice: new Set<Equation>(),
+      slice: [],
       externals: [],
       relations: [],
     };
@@ -438,7 +438,7 @@ export function compileETraceGraph(
       back.add(e);
       for (const [, i] of e.inputs) stack.push(i);
     }
-    const slice = back as Set<Equation>;
+    const slice = eqs.filter((e) => back.has(e));
     const produced = new Set<Var>();
     for (const e of slice) for (const o of e.outputs) produced.add(o);
     const externals: Var[] = [];
@@ -447,7 +447,7 @@ export function compileETraceGraph(
     };
     for (const e of slice) for (const [, v] of e.inputs) addExternal(v);
     for (const m of g.members) addExternal(m.newVar);
-    (g as { slice: ReadonlySet<Equation> }).slice = slice;
+    (g as { slice: readonly Equation[] }).slice = slice;
     (g as { externals: readonly Var[] }).externals = externals;
     for (const v of [...sources, ...externals]) keep.add(ord(v));
 
@@ -473,8 +473,8 @@ export function compileETraceGraph(
     for (const e of slice) {
       if (e.body) {
         warnings.push(
-          `hidden group ${g.index}: its update runs a customGrad (${e.kernel}); its Jacobian is taken ` +
-            `as zero through that call`,
+          `hidden group ${g.index}: its update runs a custom-gradient call; its Jacobian is taken ` +
+            `through the forward kernels of that call, not through its custom gradient`,
         );
       }
     }
