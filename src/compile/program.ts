@@ -171,6 +171,7 @@ export class Program {
     emit(this.equations, '  ');
     for (const o of this.outputs) lines.push(`  out   ${names.get(o.var)}  → ${label(o.target)}`);
     for (const a of this.annotations) {
+      if (a.kind === 'environ' || a.kind === 'weightOpBegin') continue; // bookkeeping, not shown
       const data = Object.keys(a.data).length ? ' ' + formatAttrs(a.data) : '';
       lines.push(`  @${a.kind}(${a.vars.map((v) => names.get(v)).join(', ')})${data}`);
     }
@@ -239,6 +240,13 @@ function formatAttr(x: unknown): string {
   if (typeof x === 'number') return formatNumber(x);
   if (typeof x === 'string') return x;
   if (typeof x === 'boolean') return String(x);
+  if (x !== null && typeof x === 'object' && typeof (x as { describe?: unknown }).describe === 'function') {
+    return String((x as { describe(): string }).describe());
+  }
+  if (x !== null && typeof x === 'object' && Object.getPrototypeOf(x) !== Object.prototype) {
+    const name = (x as { name?: unknown }).name;
+    return typeof name === 'string' ? name : (x.constructor?.name ?? 'object');
+  }
   if (x !== null && typeof x === 'object') {
     return `{${Object.entries(x as Record<string, unknown>)
       .map(([k, v]) => `${k}:${formatAttr(v)}`)

@@ -9,6 +9,7 @@
 import { tf } from '../backend/tf';
 import { withoutTape } from '../backend/engine';
 import { TransformError } from '../errors';
+import { setReadObserver, type ReadObserver } from '../environ';
 import { setDrawObserver, type DrawObserver } from '../random';
 import { activeTraces, type State } from '../state';
 import { tensorLeaves, type StateValue } from '../state/tree';
@@ -301,6 +302,7 @@ function copyAttrs(attrs: Record<string, unknown> | undefined): Record<string, u
 
 const active: Recording[] = [];
 let previousDrawObserver: DrawObserver | null = null;
+let previousReadObserver: ReadObserver | null = null;
 let original: Pick<EngineInternals, 'runKernelFunc' | 'makeTensor' | 'readSync' | 'read'> | null =
   null;
 
@@ -342,6 +344,12 @@ function install(): void {
   };
   // Random draws are made on the host (a constant to the engine): say what they are, so a
   // replay can draw again with a fresh key.
+  // Values read from environ are baked into the program as constants: note them, so a replay
+  // can check they still hold.
+  previousReadObserver = setReadObserver((key, value) => {
+    previousReadObserver?.(key, value);
+    annotate('environ', [], { key, value });
+  });
   previousDrawObserver = setDrawObserver((d) => {
     previousDrawObserver?.(d);
     annotate('random', [d.output], {
@@ -363,6 +371,8 @@ function uninstall(): void {
   original = null;
   setDrawObserver(previousDrawObserver);
   previousDrawObserver = null;
+  setReadObserver(previousReadObserver);
+  previousReadObserver = null;
 }
 
 /** Start a recording (nested recordings are allowed; end them in reverse order). */

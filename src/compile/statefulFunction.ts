@@ -7,11 +7,21 @@
  * trace. On an exception every touched state gets its value back.
  */
 import { tf } from '../backend/tf';
+import { gradientTapeActive } from '../backend/engine';
+import * as environ from '../environ';
 import { TransformError } from '../errors';
+import { RandomState, type Key } from '../random';
 import { State, StateTraceStack, ownerCount } from '../state';
-import { isPlainObject, treeSignature, type StateValue } from '../state/tree';
+import {
+  isPlainObject,
+  isTensor,
+  tensorLeaves,
+  treeSignature,
+  type StateValue,
+} from '../state/tree';
 import { dumpProgram } from './dump';
-import type { Program } from './program';
+import { ProgramRunner } from './runner';
+import type { Program, Var } from './program';
 import { flattenTensors, startRecording, stopRecording } from './recorder';
 
 type AnyState = State<StateValue>;
@@ -28,6 +38,30 @@ export interface StatefulOptions {
   onHostRead?: 'fallback' | 'throw';
   /** Bound on cached traces (least recently used dropped first). */
   maxCacheSize?: number;
+  /**
+   * After the first call per signature, run the recorded program instead of `fn` (default true):
+   * user JS does not run again, random draws take fresh keys, states are read and written as
+   * `fn` would. A program that read tensor data back to JS, wrote non-tensor state, or read an
+   * environ value that has changed since (e.g. the time `t`) runs `fn` eagerly instead.
+   */
+  replay?: boolean;
+}
+
+/** How to replay a trace without running the function. */
+interface ReplayPlan {
+  /** The result tree with tensor leaves replaced by their output vars. */
+  readonly result: unknown;
+  /** Per written state: its value tree with tensor leaves replaced by output vars. */
+  readonly writes: readonly { readonly state: AnyState; readonly template: unknown }[];
+  /** environ values the trace read (baked into the program). */
+  readonly environ: readonly (readonly [string, unknown])[];
+  /** Random draws: redraw with a fresh key from `rng` each replay. */
+  readonly draws: readonly { readonly var: Var; readonly redraw: (k: Key) => tf.Tensor }[];
+  readonly rng: RandomState | null;
+  /** The program contains custom-gradient calls (replayed only off a gradient tape). */
+  readonly customGrad: boolean;
+  /** Built at the first replay. */
+  runner: ProgramRunner | null;
 }
 
 /** One trace: the program and the states it touched. */
@@ -39,6 +73,8 @@ export interface TraceEntry {
   readonly written: readonly boolean[];
   /** Signature (structure/shape/dtype) of each state at trace time. */
   readonly stateSignatures: readonly string[];
+  /** How to replay it, or why it cannot be (a string). */
+  replay?: ReplayPlan | string;
 }
 
 export interface CacheStats {
@@ -46,6 +82,8 @@ export interface CacheStats {
   compiles: number;
   hits: number;
   size: number;
+  /** Calls answered by replaying the recorded program. */
+  replays: number;
 }
 
 /** A function over States whose reads/writes are discovered and cached per signature. */
@@ -55,7 +93,7 @@ export class StatefulFunction<A extends unknown[], R> {
   private readonly cache = new Map<string, TraceEntry>();
   private readonly options: StatefulOptions;
   private warnedHostRead = false;
-  readonly stats: CacheStats = { compiles: 0, hits: 0, size: 0 };
+  readonly stats: CacheStats = { compiles: 0, hits: 0, size: 0, replays: 0 };
 
   constructor(
     readonly fn: (...args: A) => R,
@@ -98,6 +136,7 @@ export class StatefulFunction<A extends unknown[], R> {
     if (e === undefined) return undefined;
     const fresh = e.states.every((s, i) => treeSignature(s.rawValue) === e.stateSignatures[i]);
     if (!fresh) {
+      disposeRunner(e);
       this.cache.delete(key);
       return undefined;
     }
@@ -151,6 +190,8 @@ export class StatefulFunction<A extends unknown[], R> {
               written: [...frame.beenWritten],
               stateSignatures: frame.states.map((s) => treeSignature(s.rawValue)),
             };
+            entry.replay =
+              this.options.replay === false ? 'replay is off' : replayPlan(entry, program, r);
           }
         } finally {
           if (rec) stopRecording(rec);
@@ -174,11 +215,71 @@ export class StatefulFunction<A extends unknown[], R> {
     }
   }
 
+  /** Run the recorded program on the current states and these arguments (null: cannot). */
+  private replayCall(entry: TraceEntry, plan: ReplayPlan, args: A): { result: R } | null {
+    const program = entry.program;
+    const argTensors = new Map<string, tf.Tensor>();
+    args.forEach((a, i) => {
+      if (!this.staticArgnums.has(i))
+        for (const [p, t] of flattenTensors(a, String(i))) argTensors.set(p, t);
+    });
+    for (const i of program.inputs) {
+      if (i.source.kind === 'captured' && i.source.tensor.isDisposed) {
+        entry.replay = 'a captured tensor was disposed';
+        return null;
+      }
+      if (i.source.kind === 'arg' && !argTensors.has(i.source.path)) return null;
+    }
+    const frame = new StateTraceStack({ name: this.name, checkRead: undefined });
+    frame.enter();
+    try {
+      const result = tf.tidy(() => {
+        const inputs = program.inputs.map((i) => {
+          const s = i.source;
+          if (s.kind === 'state') return tensorLeaves(s.state.value)[s.leaf];
+          if (s.kind === 'arg') return argTensors.get(s.path)!;
+          return s.tensor;
+        });
+        const extra = new Map<Var, tf.Tensor>();
+        for (const d of plan.draws) extra.set(d.var, d.redraw(plan.rng!.splitKey()));
+        if (plan.runner === null) {
+          plan.runner = new ProgramRunner(
+            program,
+            program.outputs.map((o) => o.var),
+            plan.draws.map((d) => d.var),
+          );
+        }
+        const values = plan.runner.run(inputs, extra);
+        const outs = new Map<Var, tf.Tensor>();
+        program.outputs.forEach((o, i) => outs.set(o.var, values[i]));
+        const fill = (tpl: unknown): unknown => {
+          if (tpl instanceof VarRef) return outs.get(tpl.v)!;
+          if (Array.isArray(tpl)) return tpl.map(fill);
+          if (isPlainObject(tpl))
+            return Object.fromEntries(Object.entries(tpl).map(([k, v]) => [k, fill(v)]));
+          return tpl;
+        };
+        for (const w of plan.writes) w.state.value = fill(w.template) as StateValue;
+        return fill(plan.result) as tf.TensorContainer;
+      }) as unknown as R;
+      return { result: ownResults(result) };
+    } catch (e) {
+      frame.recoveryOriginalValues();
+      throw e;
+    } finally {
+      frame.exit();
+    }
+  }
+
   private store(entry: TraceEntry): TraceEntry {
     this.stats.compiles++;
     this.cache.set(entry.key, entry);
     const max = this.options.maxCacheSize ?? 128;
-    while (this.cache.size > max) this.cache.delete(this.cache.keys().next().value as string);
+    while (this.cache.size > max) {
+      const k = this.cache.keys().next().value as string;
+      disposeRunner(this.cache.get(k)!);
+      this.cache.delete(k);
+    }
     this.stats.size = this.cache.size;
     dumpProgram(entry.program);
     if (entry.program.hostReads.length && !this.warnedHostRead) {
@@ -205,6 +306,13 @@ export class StatefulFunction<A extends unknown[], R> {
     const key = this.cacheKey(args);
     const hit = this.lookup(key);
     if (hit) this.stats.hits++;
+    if (hit && typeof hit.replay === 'object' && canReplay(hit.replay)) {
+      const out = this.replayCall(hit, hit.replay, args);
+      if (out !== null) {
+        this.stats.replays++;
+        return out.result;
+      }
+    }
     const { result, entry } = this.run(args, key, hit === undefined, false);
     if (entry) this.store(entry);
     return result;
@@ -233,6 +341,7 @@ export class StatefulFunction<A extends unknown[], R> {
     return this.cache.get(this.cacheKey(args));
   }
   clearCache(): void {
+    for (const e of this.cache.values()) disposeRunner(e);
     this.cache.clear();
     this.stats.size = 0;
   }
@@ -319,4 +428,112 @@ function staticKey(a: unknown, where: string): string {
     return `@${id}`;
   }
   throw new TransformError(`${where}: cannot use a ${typeof a} as a cache key`);
+}
+
+/** A tensor leaf's place in a replay template. */
+class VarRef {
+  constructor(readonly v: Var) {}
+}
+
+/** True when the plan may run now (environ unchanged; custom gradients only off a tape). */
+function canReplay(plan: ReplayPlan): boolean {
+  for (const [k, v] of plan.environ) {
+    let now: unknown;
+    try {
+      now = environ.get(k);
+    } catch {
+      return false;
+    }
+    if (!Object.is(now, v)) return false;
+  }
+  if (plan.customGrad && gradientTapeActive()) return false;
+  return true;
+}
+
+/** The replay plan of a trace, or why there is none. */
+function replayPlan(entry: TraceEntry, program: Program, result: unknown): ReplayPlan | string {
+  if (program.hostReads.length) return 'it reads tensor data back to JS';
+  const varOfTensor = new Map<tf.Tensor, Var>();
+  const outByState = new Map<AnyState, Map<number, Var>>();
+  for (const o of program.outputs) {
+    if (o.target.kind === 'state') {
+      const m = outByState.get(o.target.state) ?? new Map<number, Var>();
+      m.set(o.target.leaf, o.var);
+      outByState.set(o.target.state, m);
+    }
+  }
+  const resultVars = new Map<string, Var>();
+  for (const o of program.outputs)
+    if (o.target.kind === 'result') resultVars.set(o.target.path, o.var);
+  for (const [path, t] of flattenTensors(result)) varOfTensor.set(t, resultVars.get(path)!);
+  const tpl = (v: unknown): unknown => {
+    if (v instanceof tf.Tensor) return new VarRef(varOfTensor.get(v)!);
+    if (Array.isArray(v)) return v.map(tpl);
+    if (isPlainObject(v)) return Object.fromEntries(Object.entries(v).map(([k, e]) => [k, tpl(e)]));
+    return v;
+  };
+  const writes: { state: AnyState; template: unknown }[] = [];
+  const rngs: RandomState[] = [];
+  for (let i = 0; i < entry.states.length; i++) {
+    if (!entry.written[i]) continue;
+    const s = entry.states[i];
+    if (s instanceof RandomState) {
+      rngs.push(s);
+      continue;
+    }
+    const value = s.rawValue;
+    const leavesOut = outByState.get(s) ?? new Map<number, Var>();
+    let leaf = 0;
+    let ok = true;
+    const stpl = (v: unknown): unknown => {
+      if (isTensor(v)) {
+        const out = leavesOut.get(leaf++);
+        if (!out) ok = false;
+        return out ? new VarRef(out) : v;
+      }
+      if (typeof v === 'number') {
+        ok = false;
+        return v;
+      }
+      if (Array.isArray(v)) return v.map(stpl);
+      if (isPlainObject(v))
+        return Object.fromEntries(Object.entries(v).map(([k, e]) => [k, stpl(e)]));
+      return v;
+    };
+    const template = stpl(value);
+    if (!ok) return `it writes a non-tensor value into ${s.describe()}`;
+    writes.push({ state: s, template });
+  }
+  const draws = program
+    .annotationsOf('random')
+    .map((a) => ({ var: a.vars[0], redraw: a.data.redraw as (k: Key) => tf.Tensor }));
+  if (draws.length && rngs.length !== 1) {
+    return rngs.length === 0
+      ? 'its random draws do not come from a RandomState it writes'
+      : 'it draws from several RandomStates';
+  }
+  const environReads = new Map<string, unknown>();
+  for (const a of program.annotationsOf('environ')) {
+    if (!environReads.has(a.data.key as string))
+      environReads.set(a.data.key as string, a.data.value);
+  }
+  const hasCustomGrad = program.equations.some((e) => e.body !== undefined);
+  for (const [path, t] of flattenTensors(result))
+    if (!resultVars.has(path) || !t) return 'internal';
+  return {
+    result: tpl(result),
+    writes,
+    environ: [...environReads],
+    draws,
+    rng: rngs[0] ?? null,
+    customGrad: hasCustomGrad,
+    runner: null,
+  };
+}
+
+function disposeRunner(e: TraceEntry): void {
+  if (typeof e.replay === 'object') {
+    e.replay.runner?.dispose();
+    e.replay.runner = null;
+  }
 }

@@ -116,12 +116,28 @@ export function has(key: string): boolean {
   return contexts.has(key) || settings.has(key);
 }
 
+/** Called with every value `get` returns (the IR recorder notes environ reads of traced code). */
+export type ReadObserver = (key: string, value: EnvValue) => void;
+let readObserver: ReadObserver | null = null;
+
+/** Install the read observer (null to remove); returns the previous one. */
+export function setReadObserver(next: ReadObserver | null): ReadObserver | null {
+  const previous = readObserver;
+  readObserver = next;
+  return previous;
+}
+
+function observed<V extends EnvValue>(key: string, v: V): V {
+  if (readObserver !== null) readObserver(key, v);
+  return v;
+}
+
 /** The innermost context value, else the global value, else `fallback`; else KeyNotFoundError. */
 export function get<V extends EnvValue = EnvValue>(key: string, fallback?: V): V {
   const s = contexts.get(key);
-  if (s != null && s.length) return s[s.length - 1] as V;
-  if (settings.has(key)) return settings.get(key) as V;
-  if (fallback !== undefined) return fallback;
+  if (s != null && s.length) return observed(key, s[s.length - 1] as V);
+  if (settings.has(key)) return observed(key, settings.get(key) as V);
+  if (fallback !== undefined) return observed(key, fallback);
   throw new KeyNotFoundError(
     `environ: key '${key}' is not set${hints[key] ? ` (${hints[key]})` : ''}; known keys: ${[...new Set([...settings.keys(), ...contexts.keys()])].join(', ')}`,
   );
