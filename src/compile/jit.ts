@@ -1,8 +1,10 @@
 /**
  * jit and makeIR. `jit(fn)` caches one trace per signature (spec §3.1): it discovers the states
  * fn reads and writes, records the Program, runs fn inside tf.tidy so only results and new state
- * values survive, and restores states if fn throws. Stage 1 executes the user function on every
- * call (correctness first); the recorded Program is what later stages replay and fuse.
+ * values survive, and restores states if fn throws. Later calls with the same signature replay
+ * the recorded Program (statefulFunction.ts `replay`): the user function does not run again,
+ * random draws take fresh keys, and calls that cannot be replayed (host reads, changed environ
+ * values, non-tensor state writes) run fn eagerly instead.
  * `makeIR(fn)(...args)` returns the Program of one call without side effects.
  */
 import { StatefulFunction, type StatefulOptions } from './statefulFunction';
@@ -17,6 +19,10 @@ export interface Jitted<A extends unknown[], R> {
   readonly originFun: (...args: A) => R;
   /** Number of traces so far (first calls per signature and recompiles after state shape changes). */
   readonly compileCount: number;
+  /** Number of calls answered by replaying a recorded program. */
+  readonly replayCount: number;
+  /** Why the trace for these arguments cannot be replayed (null if it can, or is not traced yet). */
+  replayBlocker(...args: A): string | null;
   /** The Program for these arguments (traces without side effects if not cached). */
   program(...args: A): Program;
   /** Drop every cached trace. */
@@ -34,6 +40,13 @@ export function jit<A extends unknown[], R>(
     statefulFun: { value: sf },
     originFun: { value: fn },
     compileCount: { get: () => sf.stats.compiles },
+    replayCount: { get: () => sf.stats.replays },
+    replayBlocker: {
+      value: (...args: A) => {
+        const e = sf.entryFor(...args);
+        return e && typeof e.replay === 'string' ? e.replay : null;
+      },
+    },
     program: { value: (...args: A) => sf.getProgram(...args) },
     clearCache: { value: () => sf.clearCache() },
     name: { value: `jit(${sf.name})` },
