@@ -9,7 +9,12 @@
 import { tf } from '../backend/tf';
 import { withoutTape } from '../backend/engine';
 import { TransformError } from '../errors';
-import { setReadObserver, type ReadObserver } from '../environ';
+import {
+  setReadObserver,
+  setTensorReadObserver,
+  type ReadObserver,
+  type TensorReadObserver,
+} from '../environ';
 import { setDrawObserver, type DrawObserver } from '../random';
 import { activeTraces, type State } from '../state';
 import { tensorLeaves, type StateValue } from '../state/tree';
@@ -303,6 +308,7 @@ function copyAttrs(attrs: Record<string, unknown> | undefined): Record<string, u
 const active: Recording[] = [];
 let previousDrawObserver: DrawObserver | null = null;
 let previousReadObserver: ReadObserver | null = null;
+let previousTensorObserver: TensorReadObserver | null = null;
 let original: Pick<EngineInternals, 'runKernelFunc' | 'makeTensor' | 'readSync' | 'read'> | null =
   null;
 
@@ -350,6 +356,10 @@ function install(): void {
     previousReadObserver?.(key, value);
     annotate('environ', [], { key, value });
   });
+  previousTensorObserver = setTensorReadObserver((key, t) => {
+    previousTensorObserver?.(key, t);
+    annotate('environInput', [t], { key });
+  });
   previousDrawObserver = setDrawObserver((d) => {
     previousDrawObserver?.(d);
     annotate('random', [d.output], {
@@ -373,6 +383,8 @@ function uninstall(): void {
   previousDrawObserver = null;
   setReadObserver(previousReadObserver);
   previousReadObserver = null;
+  setTensorReadObserver(previousTensorObserver);
+  previousTensorObserver = null;
 }
 
 /** Start a recording (nested recordings are allowed; end them in reverse order). */

@@ -58,6 +58,8 @@ interface ReplayPlan {
   /** Random draws: redraw with a fresh key from `rng` each replay. */
   readonly draws: readonly { readonly var: Var; readonly redraw: (k: Key) => tf.Tensor }[];
   readonly rng: RandomState | null;
+  /** environ values the program takes as scalar inputs (environ.scalar): filled per replay. */
+  readonly environInputs: readonly { readonly var: Var; readonly key: string }[];
   /** The program contains custom-gradient calls (replayed only off a gradient tape). */
   readonly customGrad: boolean;
   /** Built at the first replay. */
@@ -242,11 +244,12 @@ export class StatefulFunction<A extends unknown[], R> {
         });
         const extra = new Map<Var, tf.Tensor>();
         for (const d of plan.draws) extra.set(d.var, d.redraw(plan.rng!.splitKey()));
+        for (const e of plan.environInputs) extra.set(e.var, environ.scalar(e.key));
         if (plan.runner === null) {
           plan.runner = new ProgramRunner(
             program,
             program.outputs.map((o) => o.var),
-            plan.draws.map((d) => d.var),
+            [...plan.draws.map((d) => d.var), ...plan.environInputs.map((e) => e.var)],
           );
         }
         const values = plan.runner.run(inputs, extra);
@@ -453,6 +456,9 @@ function canReplay(plan: ReplayPlan): boolean {
 /** The replay plan of a trace, or why there is none. */
 function replayPlan(entry: TraceEntry, program: Program, result: unknown): ReplayPlan | string {
   if (program.hostReads.length) return 'it reads tensor data back to JS';
+  for (const a of program.annotationsOf('environInput')) {
+    if (program.constants.every((c) => c.var !== a.vars[0])) return 'internal: environ input';
+  }
   const varOfTensor = new Map<tf.Tensor, Var>();
   const outByState = new Map<AnyState, Map<number, Var>>();
   for (const o of program.outputs) {
@@ -526,6 +532,9 @@ function replayPlan(entry: TraceEntry, program: Program, result: unknown): Repla
     environ: [...environReads],
     draws,
     rng: rngs[0] ?? null,
+    environInputs: program
+      .annotationsOf('environInput')
+      .map((a) => ({ var: a.vars[0], key: a.data.key as string })),
     customGrad: hasCustomGrad,
     runner: null,
   };

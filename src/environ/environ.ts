@@ -4,6 +4,7 @@
  * context values per key (`context({ fit: true }, fn)`: innermost wins, popped on exit even after
  * an exception). Models read `dt` when they are built or stepped.
  */
+import { tf } from '../backend/tf';
 import { ArgumentError, KeyNotFoundError, NotSupportedError } from '../errors';
 
 /** Well-known keys. */
@@ -130,6 +131,42 @@ export function setReadObserver(next: ReadObserver | null): ReadObserver | null 
 function observed<V extends EnvValue>(key: string, v: V): V {
   if (readObserver !== null) readObserver(key, v);
   return v;
+}
+
+/** Called when traced code asks for an environ value as a tensor (see `scalar`). */
+export type TensorReadObserver = (key: string, tensor: tf.Tensor) => void;
+let tensorObserver: TensorReadObserver | null = null;
+
+/** Install the tensor-read observer (null to remove); returns the previous one. */
+export function setTensorReadObserver(next: TensorReadObserver | null): TensorReadObserver | null {
+  const previous = tensorObserver;
+  tensorObserver = next;
+  return previous;
+}
+
+/**
+ * A numeric environ value (e.g. the time `t`) as a float32 scalar tensor. Use it where the value
+ * changes from call to call: a jitted function that reads `get('t')` bakes the number into its
+ * program and cannot replay at another time, while `scalar('t')` is an input of the program that
+ * a replay fills with the current value.
+ */
+export function scalar(key: string): tf.Tensor {
+  const v = getUnobserved(key);
+  if (typeof v !== 'number') {
+    throw new ArgumentError(`environ.scalar: '${key}' holds ${typeof v}, not a number`);
+  }
+  const t = tf.scalar(v, 'float32');
+  if (tensorObserver !== null) tensorObserver(key, t);
+  return t;
+}
+
+function getUnobserved(key: string): EnvValue {
+  const s = contexts.get(key);
+  if (s != null && s.length) return s[s.length - 1];
+  if (settings.has(key)) return settings.get(key) as EnvValue;
+  throw new KeyNotFoundError(
+    `environ: key '${key}' is not set${hints[key] ? ` (${hints[key]})` : ''}`,
+  );
 }
 
 /** The innermost context value, else the global value, else `fallback`; else KeyNotFoundError. */

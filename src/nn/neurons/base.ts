@@ -263,9 +263,9 @@ export abstract class Neuron extends Dynamics {
   }
 
   /** The current time (ms) from environ, for refractoriness. */
-  protected currentTime(): number {
+  protected currentTime(): tf.Tensor {
     try {
-      return environ.get<number>(environ.T);
+      return environ.scalar(environ.T);
     } catch (e) {
       throw new KeyNotFoundError(
         `${this.describe()}: refractoriness needs the current time: ${(e as Error).message}`,
@@ -288,13 +288,13 @@ export const NEVER_SPIKED = -1e7;
  */
 export function refractoryMask(
   lastSpikeTime: tf.Tensor,
-  t: number,
+  t: tf.Tensor | number,
   tau_ref: Num,
   dt: number,
 ): tf.Tensor {
   if (typeof tau_ref === 'number') {
     const window = Math.floor(tau_ref / dt + 1e-3) * dt - dt / 2;
-    return tf.greaterEqual(lastSpikeTime, t - window);
+    return tf.greaterEqual(lastSpikeTime, typeof t === 'number' ? t - window : tf.sub(t, window));
   }
   const window = tf.sub(tf.mul(tf.floor(tf.add(tf.div(tau_ref, dt), 1e-3)), dt), dt / 2);
   return tf.greaterEqual(lastSpikeTime, tf.sub(t, window));
@@ -304,10 +304,14 @@ export function refractoryMask(
 export function nextLastSpikeTime(
   lastSpikeTime: tf.Tensor,
   spike: tf.Tensor,
-  t: number,
+  t: tf.Tensor | number,
 ): tf.Tensor {
   const fired = tf.cast(spike, 'bool');
-  return select(fired, tf.fill(lastSpikeTime.shape, t, 'float32'), lastSpikeTime);
+  const now =
+    typeof t === 'number'
+      ? tf.fill(lastSpikeTime.shape, t, 'float32')
+      : tf.broadcastTo(t, lastSpikeTime.shape);
+  return select(fired, now, lastSpikeTime);
 }
 
 /** `refractory ? held : V`: a refractory neuron keeps its stored (post-reset) potential. */
