@@ -80,6 +80,17 @@ describe('jit replay', () => {
     tf.dispose(r);
   });
 
+  it('environ.scalar values are program inputs: a replay uses the current value', () => {
+    const acc = new ShortTermState(tf.zeros([1]));
+    const j = jit(() => {
+      acc.value = tf.add(acc.value, environ.scalar('t'));
+      return tf.clone(acc.value);
+    });
+    for (let t = 1; t <= 5; t++) environ.context({ t }, () => tf.dispose(j()));
+    expect(arr(acc.value)).toEqual([15]);
+    expect(j.replayCount).toBe(4);
+  });
+
   it('gradients through a replayed call equal eager gradients (LIF with a surrogate spike)', () => {
     environ.set({ dt: 1 });
     const w = new ParamState(tf.tensor1d([0.5, 1.5, 2.5]));
