@@ -79,7 +79,13 @@ export function evaluate(
       }
       const inputs: Record<string, tf.Tensor> = {};
       for (const [k, v] of e.inputs) inputs[k] = valueOf(v);
-      const out = engine.runKernel(e.kernel, inputs, { ...e.attrs });
+      // kernels taking a list (Concat, AddN, Pack) were called with an array: names '0', '1', …
+      const listed = e.inputs.length > 0 && e.inputs.every(([k], i) => k === String(i));
+      const out = engine.runKernel(
+        e.kernel,
+        (listed ? Object.values(inputs) : inputs) as Record<string, tf.Tensor>,
+        { ...e.attrs },
+      );
       const outs = Array.isArray(out) ? out : [out];
       outs.forEach((t, i) => {
         values.set(e.outputs[i], t);

@@ -18,6 +18,8 @@ interface EngineRun {
 
 interface Step {
   readonly kernel: string;
+  /** The kernel takes a list of inputs (Concat, AddN, Pack): names '0', '1', …. */
+  readonly listed: boolean;
   readonly names: readonly string[];
   readonly ins: readonly number[];
   readonly attrs: Record<string, unknown>;
@@ -105,6 +107,7 @@ export class ProgramRunner {
     for (const e of flat) {
       this.steps.push({
         kernel: e.kernel,
+        listed: e.inputs.length > 0 && e.inputs.every(([k], i) => k === String(i)),
         names: e.inputs.map(([k]) => k),
         ins: e.inputs.map(([, v]) => slot(resolve(v))),
         attrs: { ...e.attrs },
@@ -133,9 +136,13 @@ export class ProgramRunner {
     });
     const engine = tf.engine() as unknown as EngineRun;
     for (const st of this.steps) {
-      const ins: Record<string, tf.Tensor> = {};
-      for (let i = 0; i < st.ins.length; i++) ins[st.names[i]] = values[st.ins[i]]!;
-      const out = engine.runKernel(st.kernel, ins, st.attrs);
+      let ins: Record<string, tf.Tensor> | tf.Tensor[];
+      if (st.listed) ins = st.ins.map((s) => values[s]!);
+      else {
+        ins = {};
+        for (let i = 0; i < st.ins.length; i++) ins[st.names[i]] = values[st.ins[i]]!;
+      }
+      const out = engine.runKernel(st.kernel, ins as Record<string, tf.Tensor>, st.attrs);
       if (Array.isArray(out)) for (let i = 0; i < out.length; i++) values[st.outs[i]] = out[i];
       else values[st.outs[0]] = out;
     }

@@ -812,7 +812,13 @@ function runSlice(eqs: readonly Equation[], env: ReadonlyMap<Var, tf.Tensor>): M
         }
         inputs[k] = t;
       }
-      const out = engine.runKernel(e.kernel, inputs, { ...e.attrs });
+      // kernels taking a list (Concat, AddN, Pack) were called with an array: names '0', '1', …
+      const listed = e.inputs.length > 0 && e.inputs.every(([k], i) => k === String(i));
+      const out = engine.runKernel(
+        e.kernel,
+        (listed ? Object.values(inputs) : inputs) as Record<string, tf.Tensor>,
+        { ...e.attrs },
+      );
       (Array.isArray(out) ? out : [out]).forEach((t, i) => values.set(e.outputs[i], t));
     }
   };

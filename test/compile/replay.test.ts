@@ -120,3 +120,23 @@ describe('jit replay', () => {
     expect(eager.some((v) => v !== 0)).toBe(true);
   });
 });
+
+describe('jit replay of list-input kernels', () => {
+  it('Concat, Pack and AddN replay like eager', () => {
+    const h = new HiddenState(tf.zeros([2, 3]));
+    const j = jit((x: tf.Tensor) => {
+      const c = tf.concat([h.value, x], -1);
+      const s = tf.stack([x, x]);
+      h.value = tf.addN([h.value, x, x]);
+      return [tf.sum(c), tf.sum(s)];
+    });
+    const x = tf.ones([2, 3]);
+    const outs = [0, 1, 2].map(() => j(x).map((t) => t.dataSync()[0]));
+    expect(outs).toEqual([
+      [6, 12],
+      [18, 12],
+      [30, 12],
+    ]);
+    expect(j.replayCount).toBe(2);
+  });
+});
