@@ -6,6 +6,7 @@
  */
 import { tf } from '../backend/tf';
 import { TransformError } from '../errors';
+import { compileGroup, partition, runFused, type FusedKernel } from './fusion';
 import type { Equation, Program, Var } from './program';
 
 interface EngineRun {
@@ -16,7 +17,14 @@ interface EngineRun {
   ): tf.Tensor | tf.Tensor[];
 }
 
+interface FusedStep {
+  readonly fused: FusedKernel;
+  readonly ins: readonly number[];
+  readonly outs: readonly number[];
+}
+
 interface Step {
+  readonly fused?: undefined;
   readonly kernel: string;
   /** The kernel takes a list of inputs (Concat, AddN, Pack): names '0', '1', …. */
   readonly listed: boolean;
@@ -29,7 +37,9 @@ interface Step {
 /** A compiled program: `run(inputs)` → output tensors (in `outputs` order). */
 export class ProgramRunner {
   private readonly slotOf = new Map<Var, number>();
-  private readonly steps: Step[] = [];
+  private readonly steps: (Step | FusedStep)[] = [];
+  /** Number of fused kernels among the steps. */
+  readonly numFused: number = 0;
   /** Slots of the program inputs, in `program.inputs` order. */
   readonly inputSlots: readonly number[];
   private readonly outSlots: number[];
@@ -43,6 +53,7 @@ export class ProgramRunner {
     readonly program: Program,
     outputs: readonly Var[] = program.outputs.map((o) => o.var),
     extra: readonly Var[] = [],
+    options: { fuse?: boolean } = {},
   ) {
     const slot = (v: Var): number => {
       let s = this.slotOf.get(v);
@@ -104,7 +115,44 @@ export class ProgramRunner {
       }
     };
     flatten(program.equations);
-    for (const e of flat) {
+    const canFuse = options.fuse === true && !program.equations.some((e) => e.body !== undefined);
+    const plan = canFuse ? partition(program, { keep: [...outputs] }) : null;
+    if (plan !== null) {
+      let fused = 0;
+      for (const st of plan.steps) {
+        if (st.kind === 'equation') {
+          const e = st.equation;
+          this.steps.push({
+            kernel: e.kernel,
+            listed: e.inputs.length > 0 && e.inputs.every(([k], i) => k === String(i)),
+            names: e.inputs.map(([k]) => k),
+            ins: e.inputs.map(([, v]) => slot(resolve(v))),
+            attrs: { ...e.attrs },
+            outs: e.outputs.map((o) => slot(o)),
+          });
+          continue;
+        }
+        const g = st.group;
+        this.steps.push({
+          fused: compileGroup(g),
+          ins: g.inputs.map((v) => slot(resolve(v))),
+          outs: g.outputs.map((o) => slot(o)),
+        });
+        fused++;
+      }
+      (this as { numFused: number }).numFused = fused;
+      // constants the plan reads that the needed-equation walk did not see
+      const used = new Set<number>();
+      for (const st of this.steps) for (const i of st.ins) used.add(i);
+      for (const [v, c] of constants) {
+        const sl = this.slotOf.get(v);
+        if (sl === undefined || !used.has(sl) || this.constSlots.includes(sl) || given.has(v))
+          continue;
+        this.constSlots.push(sl);
+        this.constValues.push({ values: c.values, shape: [...v.shape], dtype: v.dtype });
+      }
+    }
+    for (const e of plan === null ? flat : []) {
       this.steps.push({
         kernel: e.kernel,
         listed: e.inputs.length > 0 && e.inputs.every(([k], i) => k === String(i)),
@@ -136,6 +184,14 @@ export class ProgramRunner {
     });
     const engine = tf.engine() as unknown as EngineRun;
     for (const st of this.steps) {
+      if (st.fused !== undefined) {
+        const out = runFused(
+          st.fused,
+          st.ins.map((i) => values[i]!),
+        );
+        for (let i = 0; i < out.length; i++) values[st.outs[i]] = out[i];
+        continue;
+      }
       let ins: Record<string, tf.Tensor> | tf.Tensor[];
       if (st.listed) ins = st.ins.map((s) => values[s]!);
       else {

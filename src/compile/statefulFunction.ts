@@ -45,6 +45,12 @@ export interface StatefulOptions {
    * environ value that has changed since (e.g. the time `t`) runs `fn` eagerly instead.
    */
   replay?: boolean;
+  /**
+   * Fuse chains of element-wise kernels of a replayed program into generated kernels (wasm SIMD,
+   * or JS): default true, off under a gradient tape (fused kernels have no gradient), and off
+   * everywhere with the environment variable BRAINSTATE_FUSION=0.
+   */
+  fuse?: boolean;
 }
 
 /** How to replay a trace without running the function. */
@@ -62,8 +68,9 @@ interface ReplayPlan {
   readonly environInputs: readonly { readonly var: Var; readonly key: string }[];
   /** The program contains custom-gradient calls (replayed only off a gradient tape). */
   readonly customGrad: boolean;
-  /** Built at the first replay. */
+  /** Built at the first replay (plain, and fused for calls off a gradient tape). */
   runner: ProgramRunner | null;
+  fusedRunner: ProgramRunner | null;
 }
 
 /** One trace: the program and the states it touched. */
@@ -245,14 +252,18 @@ export class StatefulFunction<A extends unknown[], R> {
         const extra = new Map<Var, tf.Tensor>();
         for (const d of plan.draws) extra.set(d.var, d.redraw(plan.rng!.splitKey()));
         for (const e of plan.environInputs) extra.set(e.var, environ.scalar(e.key));
-        if (plan.runner === null) {
-          plan.runner = new ProgramRunner(
+        const fuse = this.options.fuse !== false && fusionEnabled() && !gradientTapeActive();
+        const make = (f: boolean) =>
+          new ProgramRunner(
             program,
             program.outputs.map((o) => o.var),
             [...plan.draws.map((d) => d.var), ...plan.environInputs.map((e) => e.var)],
+            { fuse: f },
           );
-        }
-        const values = plan.runner.run(inputs, extra);
+        let runner: ProgramRunner;
+        if (fuse) runner = plan.fusedRunner ??= make(true);
+        else runner = plan.runner ??= make(false);
+        const values = runner.run(inputs, extra);
         const outs = new Map<Var, tf.Tensor>();
         program.outputs.forEach((o, i) => outs.set(o.var, values[i]));
         const fill = (tpl: unknown): unknown => {
@@ -537,6 +548,7 @@ function replayPlan(entry: TraceEntry, program: Program, result: unknown): Repla
       .map((a) => ({ var: a.vars[0], key: a.data.key as string })),
     customGrad: hasCustomGrad,
     runner: null,
+    fusedRunner: null,
   };
 }
 
@@ -544,5 +556,11 @@ function disposeRunner(e: TraceEntry): void {
   if (typeof e.replay === 'object') {
     e.replay.runner?.dispose();
     e.replay.runner = null;
+    e.replay.fusedRunner?.dispose();
+    e.replay.fusedRunner = null;
   }
+}
+
+function fusionEnabled(): boolean {
+  return typeof process === 'undefined' || process.env?.BRAINSTATE_FUSION !== '0';
 }

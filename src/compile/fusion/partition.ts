@@ -90,7 +90,9 @@ function valueOperands(eq: Equation): Var[] {
 /** Scalar constants that may be baked into code: size 1, numeric dtype, not a random draw. */
 function inlinableConstants(program: Program): Map<Var, number> {
   const random = new Set<Var>();
+  // random draws and environ inputs (environ.scalar) get new values on every replay
   for (const a of program.annotationsOf('random')) for (const v of a.vars) random.add(v);
+  for (const a of program.annotationsOf('environInput')) for (const v of a.vars) random.add(v);
   const out = new Map<Var, number>();
   for (const c of program.constants) {
     const v = c.var;
