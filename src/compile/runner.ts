@@ -141,13 +141,14 @@ export class ProgramRunner {
         fused++;
       }
       (this as { numFused: number }).numFused = fused;
-      // constants the plan reads that the needed-equation walk did not see
+      // exactly the constants the plan reads (scalars inlined into fused code are not)
       const used = new Set<number>();
       for (const st of this.steps) for (const i of st.ins) used.add(i);
+      this.constSlots.length = 0;
+      this.constValues.length = 0;
       for (const [v, c] of constants) {
         const sl = this.slotOf.get(v);
-        if (sl === undefined || !used.has(sl) || this.constSlots.includes(sl) || given.has(v))
-          continue;
+        if (sl === undefined || !used.has(sl) || given.has(v)) continue;
         this.constSlots.push(sl);
         this.constValues.push({ values: c.values, shape: [...v.shape], dtype: v.dtype });
       }

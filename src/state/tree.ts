@@ -41,6 +41,7 @@ export function leaves(v: StateValue): Leaf[] {
 
 /** The tensors among the leaves of a tree. */
 export function tensorLeaves(v: StateValue): tf.Tensor[] {
+  if (isTensor(v)) return [v];
   return leaves(v).filter(isTensor);
 }
 
