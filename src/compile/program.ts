@@ -240,7 +240,11 @@ function formatAttr(x: unknown): string {
   if (typeof x === 'number') return formatNumber(x);
   if (typeof x === 'string') return x;
   if (typeof x === 'boolean') return String(x);
-  if (x !== null && typeof x === 'object' && typeof (x as { describe?: unknown }).describe === 'function') {
+  if (
+    x !== null &&
+    typeof x === 'object' &&
+    typeof (x as { describe?: unknown }).describe === 'function'
+  ) {
     return String((x as { describe(): string }).describe());
   }
   if (x !== null && typeof x === 'object' && Object.getPrototypeOf(x) !== Object.prototype) {
