@@ -144,6 +144,7 @@ export class ProgramRunner {
       // exactly the constants the plan reads (scalars inlined into fused code are not)
       const used = new Set<number>();
       for (const st of this.steps) for (const i of st.ins) used.add(i);
+      for (const v of outputs) used.add(slot(resolve(v))); // an output may be a constant
       this.constSlots.length = 0;
       this.constValues.length = 0;
       for (const [v, c] of constants) {

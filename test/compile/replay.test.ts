@@ -168,3 +168,22 @@ describe('fused replay', () => {
     expect(plan.fusedRunner!.numKernels).toBeLessThanOrEqual(2);
   });
 });
+
+describe('replay edge cases', () => {
+  it('a constant result and a result that is an argument', () => {
+    const h = new HiddenState(tf.zeros([3]));
+    const j = jit((x: tf.Tensor) => {
+      h.value = tf.add(tf.mul(h.value, 2), x);
+      return { c: tf.tensor1d([1, 2, 3]), x, s: tf.sum(h.value) };
+    });
+    const x = tf.ones([3]);
+    for (let i = 0; i < 3; i++) {
+      const r = j(x);
+      expect(arr(r.c)).toEqual([1, 2, 3]);
+      expect(arr(r.x)).toEqual([1, 1, 1]);
+      tf.dispose([r.c, r.s]);
+    }
+    expect(arr(h.value)).toEqual([7, 7, 7]);
+    expect(j.replayCount).toBe(2);
+  });
+});
