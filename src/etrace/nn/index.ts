@@ -38,6 +38,7 @@ export {
   type LeakySpikeReadoutOptions,
   type ReadoutParams,
 } from './readouts';
+export { GRUCell, MiniGRU, type GRUCellOptions, type ETraceRNNCellOptions } from './rnn';
 export { type ParamType, type ETraceLayerOptions, type LayerParam } from './param';
 
 // What etrace layers are combined with (unchanged from src/nn).

@@ -1,0 +1,76 @@
+/** Smoke tests of the online-learning examples (online-evidence, copy-gru) at tiny sizes. */
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { tf } from '../../src/backend/tf';
+import { trainOnlineEvidence, type OnlineAlgorithm } from '../../examples/online-evidence';
+import { trainCopyGru } from '../../examples/copy-gru';
+
+let warn: ReturnType<typeof vi.spyOn>;
+let log: ReturnType<typeof vi.spyOn>;
+beforeEach(() => {
+  warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+  log = vi.spyOn(console, 'log').mockImplementation(() => {});
+});
+afterEach(() => {
+  warn.mockRestore();
+  log.mockRestore();
+});
+
+const finite = (...xs: number[]) => xs.every((x) => Number.isFinite(x));
+
+describe('examples/online-evidence (tiny)', () => {
+  for (const algorithm of ['es_d_rtrl', 'd_rtrl', 'hybrid', 'bptt'] as OnlineAlgorithm[]) {
+    it(`${algorithm}: a few iterations on the short task, RESULT fields finite, no leaks`, () => {
+      const before = tf.memory().numTensors;
+      const r = trainOnlineEvidence({
+        algorithm,
+        iters: 3,
+        batch: 4,
+        hidden: 8,
+        seed: 0,
+        budgetS: 60,
+        target: 1.1,
+        evalEvery: 3,
+        testSize: 8,
+        small: true,
+        decay: 0.9,
+        lr: 5e-3,
+      });
+      expect(r.algorithm).toBe(algorithm);
+      expect(r.iterations).toBe(3);
+      expect(finite(r.test_accuracy, r.train_loss, r.wall_s, r.peak_bytes, r.iter_ms)).toBe(true);
+      expect(r.test_accuracy).toBeGreaterThanOrEqual(0);
+      expect(r.test_accuracy).toBeLessThanOrEqual(1);
+      expect(r.peak_bytes).toBeGreaterThan(0);
+      expect(tf.memory().numTensors).toBe(before);
+    });
+  }
+});
+
+describe('examples/copy-gru (tiny)', () => {
+  for (const algorithm of ['d_rtrl', 'bptt'] as OnlineAlgorithm[]) {
+    it(`${algorithm}: a few iterations with a short lag, RESULT fields finite, no leaks`, () => {
+      const before = tf.memory().numTensors;
+      const r = trainCopyGru({
+        algorithm,
+        iters: 2,
+        lag: 4,
+        hidden: 8,
+        batch: 4,
+        lr: 1e-3,
+        seed: 0,
+        decay: 0.9,
+        budgetS: 60,
+        evalEvery: 2,
+        testSize: 8,
+      });
+      expect(r.algorithm).toBe(algorithm);
+      expect(r.iterations).toBe(2);
+      expect(r.T).toBe(24);
+      expect(
+        finite(r.test_accuracy, r.test_loss, r.final_loss, r.wall_s, r.peak_bytes, r.iter_ms),
+      ).toBe(true);
+      expect(r.peak_bytes).toBeGreaterThan(0);
+      expect(tf.memory().numTensors).toBe(before);
+    });
+  }
+});
