@@ -537,18 +537,29 @@ export abstract class ETraceVjpAlgorithm {
       if (!t) throw new CompilationError(`${this.name}: internal: no value kept for var ${v.id}`);
       return t;
     };
-    const out = new Map<HiddenGroup, GroupJacobian>();
-    for (const grp of g.groups) {
+    interface Pass {
+      readonly grp: HiddenGroup;
+      readonly env: Map<Var, tf.Tensor>;
+      readonly xs: tf.Tensor[];
+      readonly nOld: number;
+      readonly made: tf.Tensor[];
+      readonly rows: tf.Tensor[];
+      readonly cols: tf.Tensor[][];
+      /** [member, slot within member] of each group slot. */
+      readonly slotOwner: [number, number][];
+    }
+    const passes: Pass[] = g.groups.map((grp) => {
       const env = new Map<Var, tf.Tensor>();
       for (const v of grp.externals) env.set(v, ord(v));
-      const oldLeaves: (tf.Tensor | null)[] = grp.members.map((m) => {
-        if (!m.oldVar) return null;
+      const olds: tf.Tensor[] = [];
+      for (const m of grp.members) {
+        if (!m.oldVar) continue;
         const t = ord(m.oldVar);
         env.set(m.oldVar, t);
-        return t;
-      });
+        olds.push(t);
+      }
       const made: tf.Tensor[] = [];
-      const yLeaves = grp.relations.map((r) => {
+      const ys = grp.relations.map((r) => {
         let t = ord(r.yVar);
         if (!tf.util.arraysEqual(t.shape, [...grp.varshape])) {
           t = tf.broadcastTo(t, [...grp.varshape]);
@@ -557,54 +568,95 @@ export abstract class ETraceVjpAlgorithm {
         env.set(r.yVar, t);
         return t;
       });
-      const xs = [...oldLeaves.filter((t): t is tf.Tensor => t !== null), ...yLeaves];
-      const rows: tf.Tensor[] = [];
-      const cols = grp.relations.map(() => [] as tf.Tensor[]);
-      const slotOwner: [number, number][] = []; // [member, slot within member]
+      const slotOwner: [number, number][] = [];
       grp.members.forEach((m, mi) => {
         for (let k = 0; k < m.numState; k++) slotOwner.push([mi, k]);
       });
-      for (let s = 0; s < grp.numState; s++) {
-        const [mi, k] = slotOwner[s];
-        const member = grp.members[mi];
-        const f = (): tf.Tensor => {
-          const v = runSlice(grp.slice, env).get(member.newVar)!;
-          return member.numState === 1 ? tf.sum(v) : tf.sum(slot(v, k));
-        };
-        const { value, grads } =
-          xs.length > 0
-            ? isolatedGradients(f, xs)
-            : { value: null, grads: [] as (tf.Tensor | null)[] };
-        value?.dispose();
-        const row = tf.tidy(() => {
-          let gi = 0;
-          const parts = grp.members.map((m) => {
-            const gr = m.oldVar ? grads[gi++] : null;
-            const shape = m.numState === 1 ? [...m.varshape, 1] : [...m.varshape, m.numState];
-            if (!gr) return tf.zeros(shape);
-            return m.numState === 1 ? tf.reshape(gr, shape) : gr;
-          });
-          return parts.length === 1 ? parts[0] : tf.concat(parts, -1);
-        });
-        rows.push(row);
-        const nOld = oldLeaves.filter((t) => t !== null).length;
-        grp.relations.forEach((_, ri) => {
-          const gr = grads[nOld + ri];
-          cols[ri].push(gr ? tf.reshape(gr, [...grp.varshape]) : tf.zeros([...grp.varshape]));
-        });
-        for (const t of grads) t?.dispose();
-      }
-      const D = tf.stack(rows, -2);
-      tf.dispose(rows);
+      return {
+        grp,
+        env,
+        xs: [...olds, ...ys],
+        nOld: olds.length,
+        made,
+        rows: [],
+        cols: grp.relations.map(() => []),
+        slotOwner,
+      };
+    });
+    // Groups whose weight ops feed only them can share one backward pass per slot: their
+    // transitions are disjoint (a shared op output would mix their df). The others go alone.
+    const alone = (p: Pass): boolean => p.grp.relations.some((r) => r.groups.length > 1);
+    const maxS = Math.max(0, ...g.groups.map((x) => x.numState));
+    for (let s = 0; s < maxS; s++) {
+      const live = passes.filter((p) => p.grp.numState > s);
+      const batches = [live.filter((p) => !alone(p)), ...live.filter(alone).map((p) => [p])];
+      for (const batch of batches) if (batch.length) this.jacobianPass(batch, s);
+    }
+    const out = new Map<HiddenGroup, GroupJacobian>();
+    for (const p of passes) {
+      const D = tf.stack(p.rows, -2);
+      tf.dispose(p.rows);
       const df = new Map<HiddenParamOpRelation, tf.Tensor>();
-      grp.relations.forEach((r, ri) => {
-        df.set(r, tf.stack(cols[ri], -1));
-        tf.dispose(cols[ri]);
+      p.grp.relations.forEach((r, ri) => {
+        df.set(r, tf.stack(p.cols[ri], -1));
+        tf.dispose(p.cols[ri]);
       });
-      tf.dispose(made);
-      out.set(grp, { D, df });
+      tf.dispose(p.made);
+      out.set(p.grp, { D, df });
     }
     return out;
+  }
+
+  /** One backward pass for slot `s` of every group in `batch`: row s of D and column s of df. */
+  private jacobianPass(
+    batch: {
+      readonly grp: HiddenGroup;
+      readonly env: Map<Var, tf.Tensor>;
+      readonly xs: tf.Tensor[];
+      readonly nOld: number;
+      readonly rows: tf.Tensor[];
+      readonly cols: tf.Tensor[][];
+      readonly slotOwner: [number, number][];
+    }[],
+    s: number,
+  ): void {
+    const xs = batch.flatMap((p) => p.xs);
+    const f = (): tf.Tensor => {
+      let total: tf.Tensor | null = null;
+      for (const p of batch) {
+        const [mi, k] = p.slotOwner[s];
+        const member = p.grp.members[mi];
+        const v = runSlice(p.grp.slice, p.env).get(member.newVar)!;
+        const part = member.numState === 1 ? tf.sum(v) : tf.sum(slot(v, k));
+        total = total === null ? part : tf.add(total, part);
+      }
+      return total!;
+    };
+    const { value, grads } =
+      xs.length > 0 ? isolatedGradients(f, xs) : { value: null, grads: [] as (tf.Tensor | null)[] };
+    value?.dispose();
+    let at = 0;
+    for (const p of batch) {
+      const mine = grads.slice(at, at + p.xs.length);
+      at += p.xs.length;
+      const grp = p.grp;
+      const row = tf.tidy(() => {
+        let gi = 0;
+        const parts = grp.members.map((m) => {
+          const gr = m.oldVar ? mine[gi++] : null;
+          const shape = m.numState === 1 ? [...m.varshape, 1] : [...m.varshape, m.numState];
+          if (!gr) return tf.zeros(shape);
+          return m.numState === 1 ? tf.reshape(gr, shape) : tf.clone(gr); // grads are freed below
+        });
+        return parts.length === 1 ? parts[0] : tf.concat(parts, -1);
+      });
+      p.rows.push(row);
+      grp.relations.forEach((_, ri) => {
+        const gr = mine[p.nOld + ri];
+        p.cols[ri].push(gr ? tf.reshape(gr, [...grp.varshape]) : tf.zeros([...grp.varshape]));
+      });
+    }
+    for (const t of grads) t?.dispose();
   }
 
   /** New traces from this step (inside a tidy; old trace values are replaced). */

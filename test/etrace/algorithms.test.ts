@@ -15,7 +15,7 @@ import { tf } from '../../src/backend/tf';
 import { grad } from '../../src/augment';
 import { Module, type InitStateOptions } from '../../src/graph';
 import * as random from '../../src/random';
-import { HiddenState } from '../../src/state';
+import { HiddenGroupState, HiddenState } from '../../src/state';
 import {
   D_RTRL,
   ES_D_RTRL,
@@ -708,5 +708,41 @@ describe('element-wise parameters and options', () => {
     expectClose(run(false), ref, 1e-5);
     // bias traces Σ a^k exceed 1 after two steps: the normalised gradient is no longer BPTT's
     expect(relErr(f64(run(true).bias), f64(ref.bias))).toBeGreaterThan(1e-2);
+  });
+});
+
+/** One HiddenGroupState [B, H, 2] holding g and V: the group is one member with two slots. */
+class GroupStateModel extends Module {
+  W: ETraceParam;
+  s!: HiddenGroupState;
+  constructor() {
+    super();
+    this.W = new ETraceParam({ weight: random.normal(0, 0.5, [NI, NH]) }, new MatMulOp());
+  }
+  override initState(o: InitStateOptions = {}): void {
+    this.s = new HiddenGroupState(tf.zeros([o.batchSize ?? 1, NH, 2]));
+  }
+  override update(x: tf.Tensor): tf.Tensor {
+    const [g, V] = tf.split(this.s.value, 2, -1).map((t) => tf.squeeze(t, [-1]));
+    const gn = tf.add(tf.mul(g, 0.7), this.W.execute(x));
+    const Vn = tf.add(tf.mul(V, 0.9), tf.mul(gn, 0.5));
+    this.s.value = tf.stack([gn, Vn], -1);
+    return Vn;
+  }
+}
+
+describe('HiddenGroupState', () => {
+  it('a single two-slot group state under D_RTRL equals BPTT', () => {
+    const { xs, cs } = data(23);
+    random.seed(24);
+    const net = new GroupStateModel();
+    net.initState({ batchSize: B });
+    const s0 = tf.clone(net.s.value);
+    const ref = bpttGrads(net, net.W, xs, cs);
+    net.s.value = s0;
+    const alg = new D_RTRL(net);
+    alg.compileGraph(xs[0]);
+    expect(alg.graph!.groups[0].numState).toBe(2);
+    expectClose(onlineGrads(alg, net.W, xs, cs), ref, 1e-5);
   });
 });
