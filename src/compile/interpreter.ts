@@ -17,6 +17,30 @@ interface EngineRun {
   ): tf.Tensor | tf.Tensor[];
 }
 
+/** True for a kernel recorded with a list of inputs (Concat, AddN, Pack): names '0', '1', …. */
+export function takesList(e: Equation): boolean {
+  return e.inputs.length > 0 && e.inputs.every(([k], i) => k === String(i));
+}
+
+/**
+ * Dispatch one recorded (non-customGrad) equation on new input values, in its recorded input
+ * order, with its recorded attrs; returns its outputs.
+ */
+export function runEquation(e: Equation, values: readonly tf.Tensor[]): tf.Tensor[] {
+  let inputs: Record<string, tf.Tensor> | tf.Tensor[];
+  if (takesList(e)) inputs = [...values];
+  else {
+    inputs = {};
+    e.inputs.forEach(([k], i) => ((inputs as Record<string, tf.Tensor>)[k] = values[i]));
+  }
+  const out = (tf.engine() as unknown as EngineRun).runKernel(
+    e.kernel,
+    inputs as Record<string, tf.Tensor>,
+    { ...e.attrs },
+  );
+  return Array.isArray(out) ? out : [out];
+}
+
 export interface EvaluateOptions {
   /** Only compute what these vars need (default: every program output). */
   outputs?: readonly Var[];
@@ -43,7 +67,6 @@ export function evaluate(
   );
   const values = new Map<Var, tf.Tensor>(env);
   const created: tf.Tensor[] = [];
-  const engine = tf.engine() as unknown as EngineRun;
 
   const valueOf = (v: Var): tf.Tensor => {
     const have = values.get(v);
@@ -77,16 +100,10 @@ export function evaluate(
         e.outputs.forEach((o, i) => values.set(o, valueOf(e.bodyOutputs![i])));
         continue;
       }
-      const inputs: Record<string, tf.Tensor> = {};
-      for (const [k, v] of e.inputs) inputs[k] = valueOf(v);
-      // kernels taking a list (Concat, AddN, Pack) were called with an array: names '0', '1', …
-      const listed = e.inputs.length > 0 && e.inputs.every(([k], i) => k === String(i));
-      const out = engine.runKernel(
-        e.kernel,
-        (listed ? Object.values(inputs) : inputs) as Record<string, tf.Tensor>,
-        { ...e.attrs },
+      const outs = runEquation(
+        e,
+        e.inputs.map(([, v]) => valueOf(v)),
       );
-      const outs = Array.isArray(out) ? out : [out];
       outs.forEach((t, i) => {
         values.set(e.outputs[i], t);
         created.push(t);

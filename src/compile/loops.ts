@@ -10,6 +10,7 @@
  *   const [h, hs] = scan((h, x) => { const n = cell(h, x); return [n, n]; }, h0, xs);
  */
 import { tf } from '../backend/tf';
+import { gradientTapeActive } from '../backend/engine';
 import { describeValue, TransformError } from '../errors';
 import { isPlainObject } from '../state/tree';
 import { checkNoState } from './statefulFunction';
@@ -306,7 +307,10 @@ function sliceXs(xs: LoopXs, i: number, unstacked: tf.Tensor[][] | null): unknow
         if (unstacked) return unstacked[k][i];
         // tfjs-wasm 4.22's Slice costs time proportional to the whole input (10 ms for one step
         // of a [1000, 64, 100] tensor); Gather of one index is 20× cheaper there
-        return wasmBackend() ? tf.gather(l, i) : tf.reshape(tf.slice(l, i, 1), l.shape.slice(1));
+        // (only where no gradient can be asked for: Gather has no gradient on wasm)
+        return wasmBackend() && !gradientTapeActive()
+          ? tf.gather(l, i)
+          : tf.reshape(tf.slice(l, i, 1), l.shape.slice(1));
       }),
     ),
   );

@@ -7,6 +7,7 @@
 import { tf } from '../backend/tf';
 import { TransformError } from '../errors';
 import { compileGroup, partition, runFused, type FusedKernel } from './fusion';
+import { takesList } from './interpreter';
 import type { Equation, Program, Var } from './program';
 
 interface EngineRun {
@@ -124,7 +125,7 @@ export class ProgramRunner {
           const e = st.equation;
           this.steps.push({
             kernel: e.kernel,
-            listed: e.inputs.length > 0 && e.inputs.every(([k], i) => k === String(i)),
+            listed: takesList(e),
             names: e.inputs.map(([k]) => k),
             ins: e.inputs.map(([, v]) => slot(resolve(v))),
             attrs: { ...e.attrs },
@@ -157,7 +158,7 @@ export class ProgramRunner {
     for (const e of plan === null ? flat : []) {
       this.steps.push({
         kernel: e.kernel,
-        listed: e.inputs.length > 0 && e.inputs.every(([k], i) => k === String(i)),
+        listed: takesList(e),
         names: e.inputs.map(([k]) => k),
         ins: e.inputs.map(([, v]) => slot(resolve(v))),
         attrs: { ...e.attrs },

@@ -27,6 +27,7 @@
 import { tf } from '../backend/tf';
 import { gradientTapeActive, isolatedGradients } from '../backend/engine';
 import { vmap } from '../augment/vmap';
+import { runEquation } from '../compile/interpreter';
 import type { Equation, Var } from '../compile/program';
 import { flattenTensors, startRecording, stopRecording } from '../compile/recorder';
 import { ownResults } from '../compile/statefulFunction';
@@ -831,21 +832,12 @@ export abstract class ETraceVjpAlgorithm {
   }
 }
 
-interface EngineRun {
-  runKernel(
-    name: string,
-    inputs: Record<string, tf.Tensor>,
-    attrs: Record<string, unknown>,
-  ): tf.Tensor | tf.Tensor[];
-}
-
 /**
  * Run a group's transition slice (in order) on `env`, which holds its sources and externals:
  * the same kernels with the recorded attrs, so values are bit-identical to the step's. A
  * custom-gradient call runs its forward body.
  */
 function runSlice(eqs: readonly Equation[], env: ReadonlyMap<Var, tf.Tensor>): Map<Var, tf.Tensor> {
-  const engine = tf.engine() as unknown as EngineRun;
   const values = new Map(env);
   const run = (list: readonly Equation[]): void => {
     for (const e of list) {
@@ -854,24 +846,16 @@ function runSlice(eqs: readonly Equation[], env: ReadonlyMap<Var, tf.Tensor>): M
         e.outputs.forEach((o, i) => values.set(o, values.get(e.bodyOutputs![i])!));
         continue;
       }
-      const inputs: Record<string, tf.Tensor> = {};
-      for (const [k, v] of e.inputs) {
+      const ins = e.inputs.map(([, v]) => {
         const t = values.get(v);
         if (t === undefined) {
           throw new CompilationError(
             `internal: no value for an input of ${e.kernel} in a transition slice`,
           );
         }
-        inputs[k] = t;
-      }
-      // kernels taking a list (Concat, AddN, Pack) were called with an array: names '0', '1', …
-      const listed = e.inputs.length > 0 && e.inputs.every(([k], i) => k === String(i));
-      const out = engine.runKernel(
-        e.kernel,
-        (listed ? Object.values(inputs) : inputs) as Record<string, tf.Tensor>,
-        { ...e.attrs },
-      );
-      (Array.isArray(out) ? out : [out]).forEach((t, i) => values.set(e.outputs[i], t));
+        return t;
+      });
+      runEquation(e, ins).forEach((t, i) => values.set(e.outputs[i], t));
     }
   };
   run(eqs);

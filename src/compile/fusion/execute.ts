@@ -6,18 +6,10 @@
  */
 import { tf } from '../../backend/tf';
 import { TransformError } from '../../errors';
-import { evaluate } from '../interpreter';
+import { evaluate, runEquation } from '../interpreter';
 import type { Var } from '../program';
 import { compileGroup, runFused } from './kernel';
 import type { FusionPlan } from './partition';
-
-interface EngineRun {
-  runKernel(
-    name: string,
-    inputs: Record<string, tf.Tensor>,
-    attrs: Record<string, unknown>,
-  ): tf.Tensor | tf.Tensor[];
-}
 
 /**
  * Evaluate `plan.program` through the plan with `env` giving its inputs (as `evaluate` takes
@@ -36,7 +28,6 @@ export function evaluatePlan(
   const captured = new Map<Var, tf.Tensor>();
   for (const i of program.inputs)
     if (i.source.kind === 'captured') captured.set(i.var, i.source.tensor);
-  const engine = tf.engine() as unknown as EngineRun;
   const define = (v: Var, t: tf.Tensor): void => {
     values.set(v, t);
     if (!given.has(t) && !created.includes(t)) created.push(t);
@@ -73,16 +64,10 @@ export function evaluatePlan(
       for (const [v, t] of r) define(v, t);
       continue;
     }
-    const inputs: Record<string, tf.Tensor> = {};
-    for (const [k, v] of e.inputs) inputs[k] = valueOf(v);
-    // kernels taking a list (Concat, AddN, Pack) were called with an array: names '0', '1', …
-    const listed = e.inputs.length > 0 && e.inputs.every(([k], i) => k === String(i));
-    const out = engine.runKernel(
-      e.kernel,
-      (listed ? Object.values(inputs) : inputs) as Record<string, tf.Tensor>,
-      { ...e.attrs },
-    );
-    (Array.isArray(out) ? out : [out]).forEach((t, i) => define(e.outputs[i], t));
+    runEquation(
+      e,
+      e.inputs.map(([, v]) => valueOf(v)),
+    ).forEach((t, i) => define(e.outputs[i], t));
   }
 
   const result = new Map<Var, tf.Tensor>();
