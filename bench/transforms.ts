@@ -153,7 +153,7 @@ if (isMain(import.meta.url)) {
     `LIF step, N=${o.n} (${r.platform}), µs per call (min over ${o.reps} reps of ${o.lifCalls} calls)`,
     [
       { variant: 'eager', us_per_call: r.lif.eager_us_per_call },
-      { variant: 'jit (stage 1: eager + bookkeeping)', us_per_call: r.lif.jit_us_per_call },
+      { variant: 'jit (replay of the fused program)', us_per_call: r.lif.jit_us_per_call },
     ],
   );
   printTable(
