@@ -168,6 +168,27 @@ export class ProgramRunner {
     this.outSlots = outputs.map((v) => slot(resolve(v)));
   }
 
+  /**
+   * The single fused kernel this runner consists of, with the slots it reads and writes, when
+   * the whole program is one fused group reading only program inputs (no constants or per-run
+   * values): what an in-place replay needs. Null otherwise.
+   */
+  get soleFused(): {
+    kernel: FusedKernel;
+    inputs: readonly number[];
+    outputs: readonly number[];
+  } | null {
+    if (this.steps.length !== 1 || this.constSlots.length || this.extraSlots.size) return null;
+    const st = this.steps[0];
+    if (st.fused === undefined) return null;
+    return { kernel: st.fused, inputs: st.ins, outputs: st.outs };
+  }
+
+  /** The slot of a var (undefined if the runner never uses it). */
+  slotOfVar(v: Var): number | undefined {
+    return this.slotOf.get(v);
+  }
+
   /** Number of kernel calls per run. */
   get numKernels(): number {
     return this.steps.length;

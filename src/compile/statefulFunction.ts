@@ -11,7 +11,7 @@ import { gradientTapeActive } from '../backend/engine';
 import * as environ from '../environ';
 import { TransformError } from '../errors';
 import { RandomState, type Key } from '../random';
-import { State, StateTraceStack, ownerCount } from '../state';
+import { State, StateTraceStack, activeTraces, ownerCount } from '../state';
 import {
   isPlainObject,
   isTensor,
@@ -20,6 +20,7 @@ import {
   type StateValue,
 } from '../state/tree';
 import { dumpProgram } from './dump';
+import { runFusedInPlace } from './fusion';
 import { ProgramRunner } from './runner';
 import type { Program, Var } from './program';
 import { flattenTensors, startRecording, stopRecording } from './recorder';
@@ -51,6 +52,15 @@ export interface StatefulOptions {
    * everywhere with the environment variable BRAINSTATE_FUSION=0.
    */
   fuse?: boolean;
+  /**
+   * Opt-in: when the replayed program is one fused element-wise kernel writing only states (e.g.
+   * a neuron step), run it IN PLACE on the states' own buffers on the wasm backend, with no
+   * dispatch or allocation (results are copied). Only outside other transforms and gradient
+   * tapes, and only for states whose tensor nothing else shares. The state keeps the same tensor
+   * object with new contents: do not hold a state's `.value` across calls and expect the old
+   * numbers. Default false.
+   */
+  inPlace?: boolean;
 }
 
 /** How to replay a trace without running the function. */
@@ -224,6 +234,83 @@ export class StatefulFunction<A extends unknown[], R> {
     }
   }
 
+  private fusedRunnerOf(program: Program, plan: ReplayPlan): ProgramRunner {
+    return (plan.fusedRunner ??= new ProgramRunner(
+      program,
+      program.outputs.map((o) => o.var),
+      [...plan.draws.map((d) => d.var), ...plan.environInputs.map((e) => e.var)],
+      { fuse: true },
+    ));
+  }
+
+  /** The in-place replay (see StatefulOptions.inPlace); null when it does not apply. */
+  private inPlaceCall(entry: TraceEntry, plan: ReplayPlan, args: A): { result: R } | null {
+    if (
+      tf.getBackend() !== 'wasm' ||
+      gradientTapeActive() ||
+      activeTraces().length > 0 ||
+      !fusionEnabled() ||
+      this.options.fuse === false
+    ) {
+      return null;
+    }
+    const program = entry.program;
+    const runner = this.fusedRunnerOf(program, plan);
+    const sole = runner.soleFused;
+    if (sole === null) return null;
+    const bySlot = new Map<number, tf.Tensor>();
+    for (let k = 0; k < program.inputs.length; k++) {
+      const src = program.inputs[k].source;
+      let t: tf.Tensor | undefined;
+      if (src.kind === 'state') t = tensorLeaves(src.state.rawValue)[src.leaf];
+      else if (src.kind === 'captured') t = src.tensor;
+      else {
+        const i = Number(src.path.split('.')[0]);
+        const found = flattenTensors(args[i], String(i)).find(([p]) => p === src.path);
+        t = found?.[1];
+      }
+      if (t === undefined || t.isDisposed) return null;
+      bySlot.set(runner.inputSlots[k], t);
+    }
+    const outs: tf.Tensor[] = [];
+    const written = new Set<number>();
+    for (const w of plan.writes) {
+      if (!(w.template instanceof VarRef)) return null;
+      const slot = runner.slotOfVar(w.template.v);
+      const t = w.state.rawValue;
+      if (slot === undefined || !(t instanceof tf.Tensor) || ownerCount(t) !== 1) return null;
+      bySlot.set(slot, t);
+      written.add(slot);
+    }
+    for (const s of sole.outputs) {
+      const t = bySlot.get(s);
+      if (t === undefined || !written.has(s)) return null; // an output that is no state write
+      outs.push(t);
+    }
+    if (written.size !== sole.outputs.length) return null;
+    const ins = sole.inputs.map((s) => bySlot.get(s));
+    if (ins.some((t) => t === undefined)) return null;
+    try {
+      runFusedInPlace(sole.kernel, ins as tf.Tensor[], outs);
+    } catch {
+      return null; // a shared buffer: replay normally
+    }
+    const copy = (tpl: unknown): unknown => {
+      if (tpl instanceof VarRef) {
+        const slot = runner.slotOfVar(tpl.v);
+        const t = slot === undefined ? undefined : bySlot.get(slot);
+        if (t === undefined) throw new TransformError(`${this.name}: internal: in-place result`);
+        return tf.tensor(t.dataSync(), t.shape, t.dtype);
+      }
+      if (Array.isArray(tpl)) return tpl.map(copy);
+      if (isPlainObject(tpl)) {
+        return Object.fromEntries(Object.entries(tpl).map(([k, v]) => [k, copy(v)]));
+      }
+      return tpl;
+    };
+    return { result: copy(plan.result) as R };
+  }
+
   /** Run the recorded program on the current states and these arguments (null: cannot). */
   private replayCall(entry: TraceEntry, plan: ReplayPlan, args: A): { result: R } | null {
     const program = entry.program;
@@ -261,7 +348,7 @@ export class StatefulFunction<A extends unknown[], R> {
             { fuse: f },
           );
         let runner: ProgramRunner;
-        if (fuse) runner = plan.fusedRunner ??= make(true);
+        if (fuse) runner = this.fusedRunnerOf(program, plan);
         else runner = plan.runner ??= make(false);
         const values = runner.run(inputs, extra);
         const outs = new Map<Var, tf.Tensor>();
@@ -321,6 +408,11 @@ export class StatefulFunction<A extends unknown[], R> {
     const hit = this.lookup(key);
     if (hit) this.stats.hits++;
     if (hit && typeof hit.replay === 'object' && canReplay(hit.replay)) {
+      const fast = this.options.inPlace === true ? this.inPlaceCall(hit, hit.replay, args) : null;
+      if (fast !== null) {
+        this.stats.replays++;
+        return fast.result;
+      }
       const out = this.replayCall(hit, hit.replay, args);
       if (out !== null) {
         this.stats.replays++;
