@@ -55,14 +55,35 @@ export function lifStepBench(o: TransformsBenchOptions) {
   const viaJit = () => {
     for (let i = 0; i < o.lifCalls; i++) jitted(I).dispose();
   };
-  const { eager: tEager, jit: tJit } = interleave({ eager, jit: viaJit }, o.reps);
+  // the same step keeping its spikes in a state and returning nothing: jit { inPlace } can run
+  // it as one fused kernel on the states' own buffers
+  const V2 = new HiddenState(random.normal(-55, 2, [o.n]), { name: 'V2' });
+  const S2 = new HiddenState(tf.zeros([o.n]), { name: 'S2' });
+  const stepState = (inp: tf.Tensor): void => {
+    const v = tf.add(V2.value, tf.mul(0.1 / 20, tf.sub(tf.add(-60, inp), V2.value)));
+    const spike = tf.cast(tf.greaterEqual(v, -50), 'float32');
+    V2.value = tf.where(tf.cast(spike, 'bool'), tf.fill([o.n], -60), v);
+    S2.value = spike;
+  };
+  const inPlace = jit(stepState, { name: 'lif_step_in_place', inPlace: true });
+  const viaInPlace = () => {
+    for (let i = 0; i < o.lifCalls; i++) inPlace(I);
+  };
+  const {
+    eager: tEager,
+    jit: tJit,
+    inPlace: tIn,
+  } = interleave({ eager, jit: viaJit, inPlace: viaInPlace }, o.reps);
   const kernels = jitted.program(I).numKernels;
   V.dispose();
+  V2.dispose();
+  S2.dispose();
   I.dispose();
   return {
     n: o.n,
     eager_us_per_call: (tEager.min_ms * 1000) / o.lifCalls,
     jit_us_per_call: (tJit.min_ms * 1000) / o.lifCalls,
+    jit_in_place_us_per_call: (tIn.min_ms * 1000) / o.lifCalls,
     kernels_per_step: kernels,
   };
 }
@@ -154,6 +175,10 @@ if (isMain(import.meta.url)) {
     [
       { variant: 'eager', us_per_call: r.lif.eager_us_per_call },
       { variant: 'jit (replay of the fused program)', us_per_call: r.lif.jit_us_per_call },
+      {
+        variant: 'jit { inPlace } (spikes in a state, no result)',
+        us_per_call: r.lif.jit_in_place_us_per_call,
+      },
     ],
   );
   printTable(
