@@ -78,6 +78,8 @@ interface ReplayPlan {
   readonly environInputs: readonly { readonly var: Var; readonly key: string }[];
   /** The program contains custom-gradient calls (replayed only off a gradient tape). */
   readonly customGrad: boolean;
+  /** False once the in-place path is known not to apply to this program. */
+  inPlace?: boolean;
   /** Built at the first replay (plain, and fused for calls off a gradient tape). */
   runner: ProgramRunner | null;
   fusedRunner: ProgramRunner | null;
@@ -254,10 +256,14 @@ export class StatefulFunction<A extends unknown[], R> {
     ) {
       return null;
     }
+    if (plan.inPlace === false) return null;
     const program = entry.program;
     const runner = this.fusedRunnerOf(program, plan);
     const sole = runner.soleFused;
-    if (sole === null) return null;
+    if (sole === null || plan.writes.some((w) => !(w.template instanceof VarRef))) {
+      plan.inPlace = false; // not one fused kernel writing whole-tensor states
+      return null;
+    }
     const bySlot = new Map<number, tf.Tensor>();
     for (let k = 0; k < program.inputs.length; k++) {
       const src = program.inputs[k].source;

@@ -226,3 +226,35 @@ describe('in-place replay (opt-in)', () => {
     x.dispose();
   });
 });
+
+describe('fusing Fill', () => {
+  it('a step with tf.fill and tf.where is one fused kernel and runs in place, equal to eager', () => {
+    const n = 64;
+    const mk = () => ({
+      V: new HiddenState(tf.linspace(-60, -45, n)),
+      S: new HiddenState(tf.zeros([n])),
+    });
+    const a = mk();
+    const b = mk();
+    const body = (s: ReturnType<typeof mk>, inp: tf.Tensor): void => {
+      const v = tf.add(s.V.value, tf.mul(0.1 / 20, tf.sub(tf.add(-60, inp), s.V.value)));
+      const spike = tf.cast(tf.greaterEqual(v, -50), 'float32');
+      s.V.value = tf.where(tf.cast(spike, 'bool'), tf.fill([n], -60), v);
+      s.S.value = spike;
+    };
+    const step = jit((inp: tf.Tensor) => body(a, inp), { inPlace: true });
+    const I = tf.fill([n], 20);
+    for (let t = 0; t < 50; t++) {
+      step(I);
+      tf.tidy(() => body(b, I));
+    }
+    expect(arr(a.V.value)).toEqual(arr(b.V.value));
+    expect(arr(a.S.value)).toEqual(arr(b.S.value));
+    const e = step.statefulFun.entryFor(I)!.replay as {
+      fusedRunner: { numKernels: number; numFused: number };
+    };
+    expect(e.fusedRunner.numKernels).toBe(1);
+    expect(e.fusedRunner.numFused).toBe(1);
+    I.dispose();
+  });
+});

@@ -149,6 +149,12 @@ function lowerEquation(
   if (k === 'ZerosLike' || k === 'OnesLike') {
     return b.add(ty, { kind: 'const', value: k === 'OnesLike' ? 1 : 0 }, false);
   }
+  if (k === 'Fill') {
+    const v = eq.attrs.value as number;
+    const value =
+      out.dtype === 'float32' ? Math.fround(v) : out.dtype === 'bool' ? (v !== 0 ? 1 : 0) : v;
+    return b.add(ty, { kind: 'const', value }, false);
+  }
   const args = operandsOf(eq).map(get);
   const varying = varyingOf(args);
   if (PASS_THROUGH.has(k)) return args[0];

@@ -137,6 +137,7 @@ export const FUSABLE_KERNELS: readonly string[] = [
   'ClipByValue',
   'ZerosLike',
   'OnesLike',
+  'Fill',
   ...PASS_THROUGH,
 ];
 const FUSABLE: ReadonlySet<string> = new Set(FUSABLE_KERNELS);
@@ -171,6 +172,7 @@ export function inputNamed(eq: Equation, name: string, position: number): Var | 
 /** The operands of a fusable equation in the order the op table uses. */
 export function operandsOf(eq: Equation): Var[] {
   const k = eq.kernel;
+  if (k === 'Fill') return [];
   if (k === 'Select') {
     return [inputNamed(eq, 'condition', 0)!, inputNamed(eq, 't', 1)!, inputNamed(eq, 'e', 2)!];
   }
@@ -179,6 +181,7 @@ export function operandsOf(eq: Equation): Var[] {
 }
 
 function expectedArity(kernel: string): number {
+  if (kernel === 'Fill') return 0;
   if (kernel === 'Select') return 3;
   if (kernel in BINARY) return 2;
   return 1;
@@ -197,6 +200,7 @@ export function isFusable(eq: Equation): boolean {
   const out = eq.outputs[0];
   const outTy = tyOf(out.dtype);
   if (outTy === null || sizeOf(out.shape) === 0) return false;
+  if (k === 'Fill') return typeof eq.attrs.value === 'number' && Number.isFinite(eq.attrs.value);
   const ops = operandsOf(eq);
   if (ops.some((v) => v === undefined)) return false;
   const tys = ops.map((v) => tyOf(v.dtype));

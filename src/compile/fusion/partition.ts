@@ -83,7 +83,7 @@ function usedVars(eq: Equation, out: Var[] = []): Var[] {
 
 /** Vars whose values a fused equation reads (ZerosLike/OnesLike only read the shape). */
 function valueOperands(eq: Equation): Var[] {
-  if (eq.kernel === 'ZerosLike' || eq.kernel === 'OnesLike') return [];
+  if (eq.kernel === 'ZerosLike' || eq.kernel === 'OnesLike' || eq.kernel === 'Fill') return [];
   return operandsOf(eq);
 }
 
