@@ -116,21 +116,21 @@ export class ProgramRunner {
       }
     };
     flatten(program.equations);
+    const kernelStep = (e: Equation): Step => ({
+      kernel: e.kernel,
+      listed: takesList(e),
+      names: e.inputs.map(([k]) => k),
+      ins: e.inputs.map(([, v]) => slot(resolve(v))),
+      attrs: { ...e.attrs },
+      outs: e.outputs.map((o) => slot(o)),
+    });
     const canFuse = options.fuse === true && !program.equations.some((e) => e.body !== undefined);
     const plan = canFuse ? partition(program, { keep: [...outputs] }) : null;
     if (plan !== null) {
       let fused = 0;
       for (const st of plan.steps) {
         if (st.kind === 'equation') {
-          const e = st.equation;
-          this.steps.push({
-            kernel: e.kernel,
-            listed: takesList(e),
-            names: e.inputs.map(([k]) => k),
-            ins: e.inputs.map(([, v]) => slot(resolve(v))),
-            attrs: { ...e.attrs },
-            outs: e.outputs.map((o) => slot(o)),
-          });
+          this.steps.push(kernelStep(st.equation));
           continue;
         }
         const g = st.group;
@@ -156,14 +156,7 @@ export class ProgramRunner {
       }
     }
     for (const e of plan === null ? flat : []) {
-      this.steps.push({
-        kernel: e.kernel,
-        listed: takesList(e),
-        names: e.inputs.map(([k]) => k),
-        ins: e.inputs.map(([, v]) => slot(resolve(v))),
-        attrs: { ...e.attrs },
-        outs: e.outputs.map((o) => slot(o)),
-      });
+      this.steps.push(kernelStep(e));
     }
     this.outSlots = outputs.map((v) => slot(resolve(v)));
   }
