@@ -18,6 +18,9 @@ interface EngineRun {
   ): tf.Tensor | tf.Tensor[];
 }
 
+/** A step of the schedule: one fused kernel, or one recorded kernel call. */
+export type ScheduledStep = FusedStep | Step;
+
 interface FusedStep {
   readonly fused: FusedKernel;
   readonly ins: readonly number[];
@@ -175,6 +178,33 @@ export class ProgramRunner {
     const st = this.steps[0];
     if (st.fused === undefined) return null;
     return { kernel: st.fused, inputs: st.ins, outputs: st.outs };
+  }
+
+  /**
+   * The schedule, for executors that bind buffers themselves (block.ts): the steps in order, the
+   * var of every slot, the output slots, the constants and the per-run slots.
+   */
+  get schedule(): {
+    readonly steps: readonly ScheduledStep[];
+    readonly varOfSlot: readonly Var[];
+    readonly outSlots: readonly number[];
+    readonly constants: readonly {
+      readonly slot: number;
+      readonly values: unknown;
+      readonly shape: number[];
+      readonly dtype: tf.DataType;
+    }[];
+    readonly extraSlots: ReadonlyMap<Var, number>;
+  } {
+    const varOfSlot: Var[] = new Array(this.numSlots);
+    for (const [v, s] of this.slotOf) varOfSlot[s] = v;
+    return {
+      steps: this.steps,
+      varOfSlot,
+      outSlots: this.outSlots,
+      constants: this.constSlots.map((slot, i) => ({ slot, ...this.constValues[i] })),
+      extraSlots: this.extraSlots,
+    };
   }
 
   /** The slot of a var (undefined if the runner never uses it). */

@@ -64,7 +64,7 @@ export interface StatefulOptions {
 }
 
 /** How to replay a trace without running the function. */
-interface ReplayPlan {
+export interface ReplayPlan {
   /** The result tree with tensor leaves replaced by their output vars. */
   readonly result: unknown;
   /** Per written state: its value tree with tensor leaves replaced by output vars. */
@@ -452,6 +452,28 @@ export class StatefulFunction<A extends unknown[], R> {
   entryFor(...args: A): TraceEntry | undefined {
     return this.cache.get(this.cacheKey(args));
   }
+  /**
+   * For block execution (block.ts): the cached, fresh entry for these arguments with its replay
+   * plan and runner (fused unless fusion is off), or why there is none. Does not trace.
+   */
+  replayEntry(...args: A): { entry: TraceEntry; plan: ReplayPlan; runner: ProgramRunner } | string {
+    const entry = this.lookup(this.cacheKey(args));
+    if (entry === undefined) return 'the step has not been traced for these arguments';
+    if (typeof entry.replay !== 'object') return entry.replay ?? 'it cannot be replayed';
+    const plan = entry.replay;
+    const program = entry.program;
+    const runner =
+      this.options.fuse === false || !fusionEnabled()
+        ? (plan.runner ??= new ProgramRunner(
+            program,
+            program.outputs.map((o) => o.var),
+            [...plan.draws.map((d) => d.var), ...plan.environInputs.map((e) => e.var)],
+            { fuse: false },
+          ))
+        : this.fusedRunnerOf(program, plan);
+    return { entry, plan, runner };
+  }
+
   clearCache(): void {
     for (const e of this.cache.values()) disposeRunner(e);
     this.cache.clear();
@@ -543,7 +565,7 @@ function staticKey(a: unknown, where: string): string {
 }
 
 /** A tensor leaf's place in a replay template. */
-class VarRef {
+export class VarRef {
   constructor(readonly v: Var) {}
 }
 

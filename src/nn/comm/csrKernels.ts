@@ -26,6 +26,7 @@ import { tf } from '../../backend/tf';
 import { ArgumentError, describeValue } from '../../errors';
 import { csrEventInto, csrTransposeInto, csrWeightGradInto, type XArray } from './csrLoops';
 import { CSR_WASM_BASE64 } from './csrWasmBinary';
+import { registerBlockKernel } from '../../compile/block';
 
 /** Kernel names. */
 export const CSR_EVENT_KERNEL = 'BstCSREvent';
@@ -495,6 +496,66 @@ function ensureCurrent(): void {
   const name = tf.getBackend();
   if (!readyBackends.has(name)) ensureCSRKernels(name);
 }
+
+// ---- block execution: BstCSREvent into a given buffer -----------------------------------------
+
+/**
+ * BstCSREvent writing into `out`'s own buffer with no dispatch or allocation (block.ts binds it
+ * once per run of steps): the wasm module on tfjs's heap, or the JS loops on cpu arrays. Null
+ * elsewhere (the block then dispatches the kernel and copies).
+ */
+function bindEventInto(
+  inputs: Record<string, tf.Tensor>,
+  attrs: Record<string, unknown>,
+  outs: readonly tf.Tensor[],
+): (() => void) | null {
+  const { x, indptr, indices, weight } = inputs;
+  const out = outs[0];
+  const nPost = attrs.nPost as number;
+  const asEvent = attrs.asEvent === true;
+  const name = tf.getBackend();
+  if (name === 'wasm') {
+    const backend = tf.backend() as unknown as WasmBackendLike;
+    const mod = wasmModuleOf(backend);
+    if (mod === null) return null;
+    const off = (t: tf.Tensor) => backend.dataIdMap.get(t.dataId).memoryOffset;
+    const args = [
+      off(x),
+      x.dtype === 'bool' ? 1 : 0,
+      leading(x.shape),
+      indptr.shape[0] - 1,
+      off(indptr),
+      off(indices),
+      off(weight),
+      weight.shape.length === 0 ? 1 : 0,
+      off(out),
+      nPost,
+      asEvent ? 1 : 0,
+    ] as const;
+    return () => mod.csr_event(...args);
+  }
+  if (name === 'cpu') {
+    const backend = tf.backend() as unknown as CpuBackendLike;
+    const a = cpuAccess(backend);
+    const xs = a.values(x as unknown as TensorInfoLike) as XArray;
+    const csr = csrArrays(
+      a,
+      indptr as unknown as TensorInfoLike,
+      indices as unknown as TensorInfoLike,
+      nPost,
+    );
+    const w = a.values(weight as unknown as TensorInfoLike) as Float32Array;
+    const o = a.values(out as unknown as TensorInfoLike) as Float32Array;
+    const rows = leading(x.shape);
+    const homo = weight.shape.length === 0;
+    return () => {
+      o.fill(0);
+      csrEventInto(xs, rows, csr, w, homo, asEvent, o);
+    };
+  }
+  return null;
+}
+registerBlockKernel(CSR_EVENT_KERNEL, bindEventInto);
 
 // ---- raw kernel calls (inputs already checked) ----------------------------------------------
 

@@ -167,7 +167,7 @@ class IntList {
   }
 }
 
-type HostData = Float32Array | Int32Array | Uint8Array;
+export type HostData = Float32Array | Int32Array | Uint8Array;
 
 /**
  * Collects one monitor's per-step tensors during a run. `push` takes ownership of a tensor;
@@ -200,6 +200,27 @@ export abstract class Recorder {
       );
     }
     this.pending.push(t);
+  }
+
+  /**
+   * Record one step from host data (a view the caller may reuse: it is consumed now). Pending
+   * tensors must have been flushed first.
+   */
+  pushData(data: HostData, shape?: readonly number[]): void {
+    if (this.pending.length > 0) {
+      throw new ArgumentError(`Runner: monitor '${this.name}': flush before pushing host data`);
+    }
+    if (this.shape === null) {
+      this.shape = shape !== undefined ? [...shape] : [data.length];
+      this.allocate();
+    }
+    if (data.length !== this.stepSize) {
+      throw new ArgumentError(
+        `Runner: monitor '${this.name}' got ${data.length} values for a step of ${this.stepSize}`,
+      );
+    }
+    this.consume(data, this.stepsDone, 1);
+    this.stepsDone++;
   }
 
   /** Read the pending block back and dispose it. */
@@ -269,6 +290,22 @@ export class EventRecorder extends Recorder {
       }
     }
   }
+  /**
+   * Record one step from the indices of its non-zero elements (the first `count` of `indices`,
+   * increasing). Pending tensors must have been flushed first.
+   */
+  pushIndices(indices: Int32Array, count: number, shape: readonly number[]): void {
+    if (this.pending.length > 0) {
+      throw new ArgumentError(`Runner: monitor '${this.name}': flush before pushing host data`);
+    }
+    if (this.shape === null) this.shape = [...shape];
+    const step = this.stepsDone++;
+    for (let c = 0; c < count; c++) {
+      this.steps.push(step);
+      this.indices.push(indices[c]);
+    }
+  }
+
   finish(ts: Float32Array, dt: number): SpikeEvents {
     return new SpikeEvents(ts, this.shape ?? [0], dt, this.steps.toArray(), this.indices.toArray());
   }

@@ -24,7 +24,9 @@
  * built: an unknown path is a KeyNotFoundError listing the state paths.
  */
 import { tf } from '../../backend/tf';
-import { jit } from '../../compile/jit';
+import { buildBlock, type StepBlock } from '../../compile/block';
+import { NonzeroScanner } from '../../compile/heapScan';
+import { jit, type Jitted } from '../../compile/jit';
 import { toProgressBar, ProgressBar, type ProgressBarOption } from '../../compile/progress';
 import { ownResults } from '../../compile/statefulFunction';
 import * as environ from '../../environ';
@@ -35,6 +37,7 @@ import { Dynamics } from '../dynamics';
 import {
   EventRecorder,
   MonitorData,
+  type HostData,
   SpikeEvents,
   Trace,
   ValueRecorder,
@@ -103,6 +106,13 @@ export interface RunnerOptions<N extends string = string> {
   initStates?: boolean | 'auto' | InitStateOptions;
   /** Steps per block read back from the device (default 100). */
   blockSteps?: number;
+  /**
+   * Run the jitted step in blocks of `blockSteps` steps per call (block.ts: no user JS, fused
+   * and event kernels in place, monitors written straight into their host buffers) when it can:
+   * default true. Function inputs and function args run step by step; `runner.blockBlocker`
+   * says why a run did.
+   */
+  blocks?: boolean;
 }
 
 interface MonitorPlan {
@@ -139,6 +149,8 @@ export class Runner<const N extends string = string> {
   private readonly inputs: InputPlan[];
   private readonly options: RunnerOptions<N>;
   private readonly step: (inputs: tf.Tensor[], args: readonly unknown[]) => tf.Tensor[];
+  private readonly jitted: Jitted<[tf.Tensor[], readonly unknown[]], tf.Tensor[]> | null;
+  private blocker: string | null = null;
   private t0 = 0;
   private i0 = 0;
   private running = false;
@@ -158,6 +170,7 @@ export class Runner<const N extends string = string> {
     this.inputs = this.planInputs(options.inputs ?? []);
     const stepFn = (inputs: tf.Tensor[], args: readonly unknown[]) => this.stepBody(inputs, args);
     const jitted = jit(stepFn, { name: `Runner(${net.constructor.name}).step` });
+    this.jitted = options.jit === false ? null : jitted;
     this.step =
       options.jit === false
         ? (inputs, args) => tf.tidy(() => ownResults(stepFn(inputs, args)))
@@ -172,6 +185,13 @@ export class Runner<const N extends string = string> {
   /** Index of the next step. */
   get currentStep(): number {
     return this.i0;
+  }
+  /**
+   * Why the last run went step by step instead of in blocks (null: it ran in blocks, or was one
+   * step long).
+   */
+  get blockBlocker(): string | null {
+    return this.blocker;
   }
 
   /**
@@ -231,8 +251,20 @@ export class Runner<const N extends string = string> {
     const blockSteps = this.options.blockSteps ?? 100;
     const start = performance.now();
     let k = 0;
+    let block: StepBlock | null = null;
+    const series: tf.Tensor[] = [];
     try {
-      for (; k < n; k++) {
+      while (k < n) {
+        if (block !== null) {
+          // a run of steps up to the next read-back boundary, in one block call
+          const m = Math.min(blockSteps - (k % blockSteps), n - k);
+          for (let q = 0; q < m; q++) ts[k + q] = this.t0 + (k + q) * dt;
+          this.runBlock(block, k, m, dt, fixed, recorders);
+          k += m;
+          if (k % blockSteps === 0) for (const r of recorders) await r.flush();
+          progress?.step(k - 1, { i: k - 1, carry: undefined, y: undefined });
+          continue;
+        }
         const t = this.t0 + k * dt;
         const i = this.i0 + k;
         ts[k] = t;
@@ -247,12 +279,22 @@ export class Runner<const N extends string = string> {
         let outs: tf.Tensor[];
         try {
           outs = environ.context({ t, i, dt }, () => this.step(inputs, args));
+          if (k === 0 && n > 1) {
+            block = this.makeBlock(inputs, args);
+            if (block !== null) {
+              series.push(...this.seriesTensors());
+              this.scanners = this.monitors.map((mon, j) =>
+                mon.events ? new NonzeroScanner(outs[j].size) : null,
+              );
+            }
+          }
         } finally {
           tf.dispose(perStep);
         }
         outs.forEach((o, j) => recorders[j].push(o));
-        if ((k + 1) % blockSteps === 0) for (const r of recorders) await r.flush();
-        progress?.step(k, { i: k, carry: undefined, y: undefined });
+        k++;
+        if (k % blockSteps === 0 || block !== null) for (const r of recorders) await r.flush();
+        progress?.step(k - 1, { i: k - 1, carry: undefined, y: undefined });
       }
       for (const r of recorders) await r.flush();
     } catch (e) {
@@ -262,6 +304,10 @@ export class Runner<const N extends string = string> {
       this.i0 += k;
       throw e;
     } finally {
+      block?.dispose();
+      for (const sc of this.scanners) sc?.dispose();
+      this.scanners = [];
+      tf.dispose(series);
       tf.dispose(fixed.filter((f): f is tf.Tensor => f !== null));
       this.monitorStates = [];
       this.inputTargets = [];
@@ -302,6 +348,83 @@ export class Runner<const N extends string = string> {
       }
       return v;
     });
+  }
+
+  /** The block for this run's step, or null (with the reason in `blocker`). */
+  private makeBlock(inputs: tf.Tensor[], args: readonly unknown[]): StepBlock | null {
+    this.blocker = null;
+    if (this.jitted === null) return null;
+    if (this.options.blocks === false) {
+      this.blocker = 'blocks are off (blocks: false)';
+      return null;
+    }
+    const fn = this.inputs.find((inp) => inp.type === 'func');
+    if (fn !== undefined) {
+      this.blocker = `input '${fn.path}' is a function, evaluated in JS every step`;
+      return null;
+    }
+    if (typeof this.options.args === 'function') {
+      this.blocker = 'args is a function, evaluated in JS every step';
+      return null;
+    }
+    const b = buildBlock(this.jitted.statefulFun, [inputs, args], ['t', 'i']);
+    if (typeof b === 'string') {
+      this.blocker = b;
+      return null;
+    }
+    return b;
+  }
+
+  /** Per monitor: a nonzero scanner for event monitors during blocks (else null). */
+  private scanners: (NonzeroScanner | null)[] = [];
+
+  /** The 'iter' inputs as tensors [T, ...] (in input order; null for other inputs). */
+  private seriesOf: (tf.Tensor | null)[] = [];
+  private seriesTensors(): tf.Tensor[] {
+    this.seriesOf = this.inputs.map((inp) => {
+      if (inp.type !== 'iter') return null;
+      const v = inp.value as tf.Tensor | readonly number[];
+      return v instanceof tf.Tensor ? v : tf.tensor1d(v as number[], 'float32');
+    });
+    return this.seriesOf.filter(
+      (t, j): t is tf.Tensor => t !== null && !(this.inputs[j].value instanceof tf.Tensor),
+    );
+  }
+
+  /** Steps k … k + m − 1 in one block call; monitors are written into the recorders. */
+  private runBlock(
+    block: StepBlock,
+    k: number,
+    m: number,
+    dt: number,
+    fixed: (tf.Tensor | null)[],
+    recorders: Recorder[],
+  ): void {
+    const scanners = this.scanners;
+    const rows = new Map<string, { series: tf.Tensor; start: number }>();
+    this.seriesOf.forEach((t, j) => {
+      if (t !== null) rows.set(`0.${j}`, { series: t, start: this.i0 + k });
+    });
+    const t0 = this.t0;
+    const i0 = this.i0 + k;
+    const args = this.stepArgs(t0 + k * dt, i0);
+    environ.context({ t: t0 + k * dt, i: i0, dt }, () =>
+      block.run(m, {
+        args: [fixed, args],
+        rows,
+        environ: { t: (q) => t0 + (k + q) * dt, i: (q) => i0 + q },
+        sink: (_q, results, view) => {
+          for (let j = 0; j < results.length; j++) {
+            const r = recorders[j];
+            const t = results[j];
+            const sc = scanners[j];
+            if (sc !== null && r instanceof EventRecorder) {
+              r.pushIndices(sc.indices, sc.scan(t), t.shape);
+            } else r.pushData(view(t) as HostData, t.shape);
+          }
+        },
+      }),
+    );
   }
 
   private stepInput(inp: InputPlan, t: number, i: number): tf.Tensor {
@@ -539,6 +662,7 @@ function checkOptions(options: RunnerOptions<string>): void {
     'dt',
     'initStates',
     'blockSteps',
+    'blocks',
   ];
   for (const k of Object.keys(options)) {
     if (!known.includes(k)) {
@@ -557,6 +681,11 @@ function checkOptions(options: RunnerOptions<string>): void {
   if (b !== undefined && !(Number.isInteger(b) && b > 0)) {
     throw new ArgumentError(
       `Runner: blockSteps must be a positive integer, got ${describeValue(b)}`,
+    );
+  }
+  if (options.blocks !== undefined && typeof options.blocks !== 'boolean') {
+    throw new ArgumentError(
+      `Runner: blocks must be a boolean, got ${describeValue(options.blocks)}`,
     );
   }
   if (options.jit !== undefined && typeof options.jit !== 'boolean') {

@@ -1,0 +1,522 @@
+/**
+ * Block execution (multi-step compilation): run many steps of a replayable jitted step in one
+ * call, with no user JS, no tfjs dispatch for fused and event kernels, and no allocation per step.
+ *
+ * A StepBlock is built from the jit's replay plan and fused schedule (runner.ts). Each run of n
+ * steps:
+ * - copies every written state leaf into a block-owned buffer A and allocates a twin B; step k
+ *   reads the old values from one and writes the new values into the other (ping-pong), so no
+ *   kernel ever reads a value it overwrites, and the caller's tensors are never written;
+ * - binds every kernel of the schedule to fixed buffers once: a fused kernel is its wasm SIMD
+ *   function (or JS loop on cpu) on those buffers, a kernel with a registered block binder (the
+ *   CSR event kernel) runs in place the same way, and any other kernel is dispatched through tfjs
+ *   and its result copied into the buffer (correct for every kernel; slower);
+ * - per step: writes the per-step environ inputs (`environ.scalar('t')`), copies the per-step
+ *   argument rows, redraws the random inputs with fresh keys (as a replay does), runs the bound
+ *   kernels, and hands views of the results to the sink (monitors write them into preallocated
+ *   host buffers: nothing is read back per step through tfjs);
+ * - at the end writes the final buffers into the states (fresh tensors: the states end exactly
+ *   as n replayed calls leave them; results are bit-identical).
+ *
+ * Blocks need the wasm or cpu backend, no gradient tape and no enclosing transform; `buildBlock`
+ * returns the reason (a string) when a step cannot run as a block, and `StepBlock.blocker()`
+ * says why it cannot run now (an environ value baked into the trace changed, a state changed
+ * shape, a captured tensor was disposed).
+ */
+import { tf } from '../backend/tf';
+import { gradientTapeActive } from '../backend/engine';
+import * as environ from '../environ';
+import { ArgumentError, TransformError } from '../errors';
+import { activeTraces, State } from '../state';
+import { isPlainObject, tensorLeaves, treeSignature, type StateValue } from '../state/tree';
+import { bindFusedInPlace } from './fusion';
+import type { Var } from './program';
+import type { ScheduledStep } from './runner';
+import {
+  VarRef,
+  type ReplayPlan,
+  type StatefulFunction,
+  type TraceEntry,
+} from './statefulFunction';
+
+type AnyState = State<StateValue>;
+
+/**
+ * Binds a kernel to fixed buffers: returns a closure computing the kernel's outputs into `outs`
+ * (their own buffers, in place), or null when it cannot on this backend.
+ */
+export type BlockKernelBinder = (
+  inputs: Record<string, tf.Tensor>,
+  attrs: Record<string, unknown>,
+  outs: readonly tf.Tensor[],
+) => (() => void) | null;
+
+const binders = new Map<string, BlockKernelBinder>();
+
+/** Let block execution run `kernelName` in place (e.g. the CSR event kernel). */
+export function registerBlockKernel(kernelName: string, binder: BlockKernelBinder): void {
+  binders.set(kernelName, binder);
+}
+
+/** What feeds a run of steps and receives its results. */
+export interface BlockFeed {
+  /**
+   * The arguments (same structure as the traced call). Tensors not given a per-step row are
+   * read as they are, every step.
+   */
+  args: readonly unknown[];
+  /** Per-step argument rows: argument path (e.g. '0.1') → series [T, ...] and the row of step 0. */
+  rows?: ReadonlyMap<string, { readonly series: tf.Tensor; readonly start: number }>;
+  /**
+   * Per-step values of environ inputs (keys the step reads with `environ.scalar`), e.g.
+   * `{ t: (k) => t0 + k * dt }`. Keys not given are read from environ once per run.
+   */
+  environ?: Readonly<Record<string, (k: number) => number>>;
+  /**
+   * Called after step k with the block's buffers of the result leaves (depth-first order) and a
+   * function giving a typed view of a buffer; both are valid during the call only: copy or scan
+   * what you keep (e.g. heapScan.ts's NonzeroScanner for spike events).
+   */
+  sink?: (k: number, results: readonly tf.Tensor[], view: (t: tf.Tensor) => tf.TypedArray) => void;
+}
+
+// ---- backend access ---------------------------------------------------------------------------
+
+interface WasmBackendLike {
+  typedArrayFromHeap(t: { dataId: object; shape: number[]; dtype: tf.DataType }): tf.TypedArray;
+}
+interface CpuBackendLike {
+  data: { get(dataId: object): { values: unknown } };
+}
+
+/** A typed view of a tensor's own buffer (valid until the next wasm heap growth). */
+type ViewOf = (t: tf.Tensor) => tf.TypedArray;
+
+function viewAccess(): ViewOf {
+  const name = tf.getBackend();
+  if (name === 'wasm') {
+    const b = tf.backend() as unknown as WasmBackendLike;
+    return (t) => b.typedArrayFromHeap(t as never);
+  }
+  const b = tf.backend() as unknown as CpuBackendLike;
+  return (t) => b.data.get(t.dataId).values as tf.TypedArray;
+}
+
+/** A new tensor with its own buffer (zeros). */
+function ownBuffer(shape: readonly number[], dtype: tf.DataType): tf.Tensor {
+  // Fill allocates a fresh buffer on wasm and cpu (never a view of another tensor)
+  return tf.fill([...shape], 0, dtype);
+}
+
+// ---- building -----------------------------------------------------------------------------------
+
+interface StateLeaf {
+  readonly state: AnyState;
+  readonly leaf: number;
+  /** Slot of the old value (undefined: the program does not read it). */
+  readonly inSlot: number | undefined;
+  /** Slot of the new value. */
+  readonly outSlot: number;
+  readonly shape: readonly number[];
+  readonly dtype: tf.DataType;
+}
+
+type InputSource =
+  | { kind: 'state'; slot: number; leaf: StateLeaf }
+  | { kind: 'readState'; slot: number; state: AnyState; leaf: number }
+  | { kind: 'arg'; slot: number; path: string }
+  | { kind: 'captured'; slot: number; tensor: tf.Tensor };
+
+/** Why a jitted step cannot run as a block now, or null. */
+function environBlocker(plan: ReplayPlan, perStep: ReadonlySet<string>): string | null {
+  for (const [k, v] of plan.environ) {
+    if (perStep.has(k)) {
+      return `the step reads environ '${k}' as a JS number, which changes every step; read it with environ.scalar('${k}')`;
+    }
+    let now: unknown;
+    try {
+      now = environ.get(k);
+    } catch {
+      return `environ '${k}' is no longer set`;
+    }
+    if (!Object.is(now, v)) return `environ '${k}' changed since the trace`;
+  }
+  return null;
+}
+
+/**
+ * A block for the jitted step `sf` called with `args` (it must have been called once with these
+ * argument shapes, so the trace exists), or why it cannot run as a block. `perStepKeys` are the
+ * environ keys the caller changes every step (e.g. 't', 'i'); `rowPaths` the argument paths fed
+ * per step from series.
+ */
+export function buildBlock<A extends unknown[]>(
+  sf: StatefulFunction<A, unknown>,
+  args: A,
+  perStepKeys: readonly string[] = [],
+): StepBlock | string {
+  const backend = tf.getBackend();
+  if (backend !== 'wasm' && backend !== 'cpu') {
+    return `block execution runs on the wasm and cpu backends, not ${backend}`;
+  }
+  if (gradientTapeActive()) return 'a gradient tape is recording';
+  if (activeTraces().length > 0) return 'it runs inside another transform';
+  const got = sf.replayEntry(...args);
+  if (typeof got === 'string') return got;
+  const { entry, plan, runner } = got;
+  if (plan.customGrad && gradientTapeActive()) return 'custom gradients under a tape';
+  const blocker = environBlocker(plan, new Set(perStepKeys));
+  if (blocker !== null) return blocker;
+  if (plan.draws.length > 0 && plan.rng === null) return 'its random draws have no RandomState';
+  return new StepBlock(sf.name, entry, plan, runner.schedule, new Set(perStepKeys));
+}
+
+interface Schedule {
+  readonly steps: readonly ScheduledStep[];
+  readonly varOfSlot: readonly Var[];
+  readonly outSlots: readonly number[];
+  readonly constants: readonly {
+    readonly slot: number;
+    readonly values: unknown;
+    readonly shape: number[];
+    readonly dtype: tf.DataType;
+  }[];
+  readonly extraSlots: ReadonlyMap<Var, number>;
+}
+
+/** A jitted step compiled for runs of many steps (see the file header). */
+export class StepBlock {
+  /** Number of kernels per step that run in place (fused or with a binder) / dispatched. */
+  readonly inPlaceKernels: number;
+  readonly dispatchedKernels: number;
+  private readonly stateLeaves: StateLeaf[] = [];
+  private readonly inputs: InputSource[] = [];
+  /** Block-owned buffers of intermediate, constant, environ, draw and row slots. */
+  private readonly owned = new Map<number, tf.Tensor>();
+  private readonly resultSlots: number[];
+  private readonly environSlots: { slot: number; key: string }[];
+  private readonly drawSlots: { slot: number; redraw: ReplayPlan['draws'][number]['redraw'] }[];
+  private disposed = false;
+
+  constructor(
+    readonly name: string,
+    private readonly entry: TraceEntry,
+    private readonly plan: ReplayPlan,
+    private readonly schedule: Schedule,
+    private readonly perStepKeys: ReadonlySet<string>,
+  ) {
+    const program = entry.program;
+    const slotOf = new Map<Var, number>();
+    schedule.varOfSlot.forEach((v, s) => v !== undefined && slotOf.set(v, s));
+    const slotOfVar = (v: Var, what: string): number => {
+      const s = slotOf.get(v);
+      if (s === undefined) throw new TransformError(`${name}: internal: no slot for ${what}`);
+      return s;
+    };
+    // written state leaves: their output slots
+    const written = new Map<AnyState, Map<number, number>>();
+    for (const w of plan.writes) {
+      const m = new Map<number, number>();
+      let leaf = 0;
+      const walk = (tpl: unknown): void => {
+        if (tpl instanceof VarRef) m.set(leaf++, slotOfVar(tpl.v, `${w.state.describe()}`));
+        else if (tpl instanceof tf.Tensor) leaf++;
+        else if (Array.isArray(tpl)) tpl.forEach(walk);
+        else if (isPlainObject(tpl)) Object.values(tpl).forEach(walk);
+      };
+      walk(w.template);
+      written.set(w.state, m);
+    }
+    const leafOf = new Map<string, StateLeaf>();
+    const stateIds = new Map<AnyState, number>();
+    const leafKey = (s: AnyState, l: number) => {
+      if (!stateIds.has(s)) stateIds.set(s, stateIds.size);
+      return `${stateIds.get(s)}:${l}`;
+    };
+    for (const [state, m] of written) {
+      const leaves = tensorLeaves(state.rawValue);
+      for (const [leaf, outSlot] of m) {
+        const t = leaves[leaf];
+        const sl: StateLeaf = {
+          state,
+          leaf,
+          inSlot: undefined,
+          outSlot,
+          shape: t.shape,
+          dtype: t.dtype,
+        };
+        this.stateLeaves.push(sl);
+        leafOf.set(leafKey(state, leaf), sl);
+      }
+    }
+    program.inputs.forEach((inp) => {
+      const slot = slotOf.get(inp.var);
+      if (slot === undefined) return; // not needed by the schedule
+      const src = inp.source;
+      if (src.kind === 'state') {
+        const sl = leafOf.get(leafKey(src.state, src.leaf));
+        if (sl !== undefined) {
+          (sl as { inSlot: number | undefined }).inSlot = slot;
+          this.inputs.push({ kind: 'state', slot, leaf: sl });
+        } else {
+          this.inputs.push({ kind: 'readState', slot, state: src.state, leaf: src.leaf });
+        }
+      } else if (src.kind === 'arg') this.inputs.push({ kind: 'arg', slot, path: src.path });
+      else this.inputs.push({ kind: 'captured', slot, tensor: src.tensor });
+    });
+    this.environSlots = plan.environInputs
+      .filter((e) => schedule.extraSlots.has(e.var))
+      .map((e) => ({ slot: schedule.extraSlots.get(e.var)!, key: e.key }));
+    this.drawSlots = plan.draws
+      .filter((d) => schedule.extraSlots.has(d.var))
+      .map((d) => ({ slot: schedule.extraSlots.get(d.var)!, redraw: d.redraw }));
+    const results: number[] = [];
+    const walkResult = (tpl: unknown): void => {
+      if (tpl instanceof VarRef) results.push(slotOfVar(tpl.v, 'a result'));
+      else if (Array.isArray(tpl)) tpl.forEach(walkResult);
+      else if (isPlainObject(tpl)) Object.values(tpl).forEach(walkResult);
+    };
+    walkResult(plan.result);
+    this.resultSlots = results;
+    // block-owned buffers: every slot that is not an input or a state leaf's new value
+    const taken = new Set<number>([
+      ...this.inputs.filter((i) => i.kind !== 'arg').map((i) => i.slot),
+      ...this.stateLeaves.map((l) => l.outSlot),
+    ]);
+    for (const c of schedule.constants) {
+      this.owned.set(c.slot, tf.tensor(c.values as number[], c.shape, c.dtype));
+      taken.add(c.slot);
+    }
+    schedule.varOfSlot.forEach((v, s) => {
+      if (v === undefined || taken.has(s)) return;
+      if (this.inputs.some((i) => i.kind === 'arg' && i.slot === s)) return; // bound per run
+      this.owned.set(s, ownBuffer(v.shape, v.dtype));
+    });
+    let inPlace = 0;
+    for (const st of schedule.steps)
+      if (st.fused !== undefined || binders.has(st.kernel)) inPlace++;
+    this.inPlaceKernels = inPlace;
+    this.dispatchedKernels = schedule.steps.length - inPlace;
+  }
+
+  /** Why the block cannot run now (null: it can). */
+  blocker(): string | null {
+    if (this.disposed) return 'the block was disposed';
+    if (gradientTapeActive()) return 'a gradient tape is recording';
+    if (activeTraces().length > 0) return 'it runs inside another transform';
+    const e = this.entry;
+    for (let i = 0; i < e.states.length; i++) {
+      if (treeSignature(e.states[i].rawValue) !== e.stateSignatures[i]) {
+        return `${e.states[i].describe()} changed shape or dtype since the trace`;
+      }
+    }
+    for (const i of this.inputs) {
+      if (i.kind === 'captured' && i.tensor.isDisposed) return 'a captured tensor was disposed';
+    }
+    return environBlocker(this.plan, this.perStepKeys);
+  }
+
+  /**
+   * Run n steps (n ≥ 1). Throws an ArgumentError when the block cannot run now (see `blocker`)
+   * or the feed does not match the trace; on an error inside a step the states keep their values
+   * from before the run.
+   */
+  run(n: number, feed: BlockFeed): void {
+    if (!(Number.isInteger(n) && n >= 1)) {
+      throw new ArgumentError(`${this.name} block: n must be a positive integer, got ${n}`);
+    }
+    const why = this.blocker();
+    if (why !== null) throw new ArgumentError(`${this.name} block cannot run: ${why}`);
+    const view = viewAccess();
+    const perRun: tf.Tensor[] = [];
+    const bufA = this.stateLeaves.map((l) => {
+      const src = tensorLeaves(l.state.rawValue)[l.leaf];
+      const a = ownBuffer(l.shape, l.dtype);
+      view(a).set(view(src));
+      perRun.push(a);
+      return a;
+    });
+    const bufB = this.stateLeaves.map((l) => {
+      const b = ownBuffer(l.shape, l.dtype);
+      perRun.push(b);
+      return b;
+    });
+    let finished = false;
+    try {
+      // arguments: a tensor per arg path, rows copied into own buffers per step
+      const argTensors = new Map<string, tf.Tensor>();
+      feed.args.forEach((a, i) => {
+        const walk = (v: unknown, path: string): void => {
+          if (v instanceof tf.Tensor) argTensors.set(path, v);
+          else if (Array.isArray(v)) v.forEach((e, j) => walk(e, `${path}.${j}`));
+          else if (isPlainObject(v))
+            for (const [k, e] of Object.entries(v)) walk(e, `${path}.${k}`);
+        };
+        walk(a, String(i));
+      });
+      const rowCopies: { series: tf.Tensor; start: number; size: number; into: tf.Tensor }[] = [];
+      const argBuffers = new Map<number, tf.Tensor>();
+      for (const i of this.inputs) {
+        if (i.kind !== 'arg') continue;
+        const row = feed.rows?.get(i.path);
+        const v = this.entry.program.inputs.find(
+          (p) => p.source.kind === 'arg' && p.source.path === i.path,
+        )!.var;
+        if (row !== undefined) {
+          const need = row.start + n;
+          if (row.series.shape[0] === undefined || row.series.shape[0] < need) {
+            throw new ArgumentError(
+              `${this.name} block: the series of argument ${i.path} has ${row.series.shape[0]} rows; the run needs ${need}`,
+            );
+          }
+          const into = ownBuffer(v.shape, v.dtype);
+          perRun.push(into);
+          rowCopies.push({ series: row.series, start: row.start, size: into.size, into });
+          argBuffers.set(i.slot, into);
+        } else {
+          const t = argTensors.get(i.path);
+          if (t === undefined || t.isDisposed) {
+            throw new ArgumentError(`${this.name} block: argument ${i.path} is missing`);
+          }
+          if (t.dtype !== v.dtype || t.shape.join(',') !== v.shape.join(',')) {
+            throw new ArgumentError(
+              `${this.name} block: argument ${i.path} is ${t.dtype}[${t.shape}], the trace has ${v.dtype}[${v.shape}]`,
+            );
+          }
+          argBuffers.set(i.slot, t);
+        }
+      }
+      const buffersFor = (parity: 0 | 1): (tf.Tensor | undefined)[] => {
+        const b: (tf.Tensor | undefined)[] = new Array(this.schedule.varOfSlot.length);
+        for (const [s, t] of this.owned) b[s] = t;
+        for (const [s, t] of argBuffers) b[s] = t;
+        for (const i of this.inputs) {
+          if (i.kind === 'readState') b[i.slot] = tensorLeaves(i.state.rawValue)[i.leaf];
+          else if (i.kind === 'captured') b[i.slot] = i.tensor;
+        }
+        this.stateLeaves.forEach((l, j) => {
+          const cur = parity === 0 ? bufA[j] : bufB[j];
+          const next = parity === 0 ? bufB[j] : bufA[j];
+          if (l.inSlot !== undefined) b[l.inSlot] = cur;
+          if (b[l.outSlot] === undefined) b[l.outSlot] = next;
+        });
+        return b;
+      };
+      const plans = ([0, 1] as const).map((parity) => {
+        const b = buffersFor(parity);
+        const ops = this.schedule.steps.map((st) => this.bindStep(st, b, view));
+        // state leaves whose new value is not computed into their own next buffer: copy it
+        this.stateLeaves.forEach((l, j) => {
+          const next = parity === 0 ? bufB[j] : bufA[j];
+          const src = b[l.outSlot]!;
+          if (src !== next) ops.push(() => view(next).set(view(src)));
+        });
+        return { ops, results: this.resultSlots.map((s) => b[s]!) };
+      });
+      // environ inputs: per-step functions, or the value now
+      const environFill = this.environSlots.map(({ slot, key }) => {
+        const f = feed.environ?.[key];
+        if (f !== undefined) return { t: this.owned.get(slot)!, f };
+        const v = environ.get(key);
+        if (typeof v !== 'number') {
+          throw new ArgumentError(
+            `${this.name} block: environ '${key}' holds ${typeof v}, not a number`,
+          );
+        }
+        return { t: this.owned.get(slot)!, f: () => v };
+      });
+      const rng = this.plan.rng;
+      const sink = feed.sink;
+      for (let k = 0; k < n; k++) {
+        for (const e of environFill) view(e.t)[0] = e.f(k);
+        for (const r of rowCopies) {
+          const row = r.start + k;
+          view(r.into).set(view(r.series).subarray(row * r.size, (row + 1) * r.size));
+        }
+        for (const d of this.drawSlots) {
+          const t = d.redraw(rng!.splitKey());
+          try {
+            view(this.owned.get(d.slot)!).set(view(t));
+          } finally {
+            t.dispose();
+          }
+        }
+        const p = plans[k & 1];
+        for (const op of p.ops) op();
+        if (sink !== undefined) sink(k, p.results, view);
+      }
+      // the final values go to the states; the other buffers are freed
+      const final = n & 1 ? bufB : bufA;
+      const keep = new Set(final);
+      const byState = new Map<AnyState, Map<number, tf.Tensor>>();
+      this.stateLeaves.forEach((l, j) => {
+        const m = byState.get(l.state) ?? new Map<number, tf.Tensor>();
+        m.set(l.leaf, final[j]);
+        byState.set(l.state, m);
+      });
+      for (const w of this.plan.writes) {
+        const m = byState.get(w.state)!;
+        let leaf = 0;
+        const fill = (tpl: unknown): unknown => {
+          if (tpl instanceof VarRef) return m.get(leaf++)!;
+          if (tpl instanceof tf.Tensor) {
+            leaf++;
+            return tpl;
+          }
+          if (Array.isArray(tpl)) return tpl.map(fill);
+          if (isPlainObject(tpl)) {
+            return Object.fromEntries(Object.entries(tpl).map(([k, v]) => [k, fill(v)]));
+          }
+          return tpl;
+        };
+        w.state.value = fill(w.template) as StateValue;
+      }
+      tf.dispose(perRun.filter((t) => !keep.has(t)));
+      finished = true;
+    } finally {
+      if (!finished) tf.dispose(perRun);
+    }
+  }
+
+  /** The closure computing one scheduled step on the buffers `b`. */
+  private bindStep(st: ScheduledStep, b: (tf.Tensor | undefined)[], view: ViewOf): () => void {
+    const ins = st.ins.map((s) => b[s]!);
+    const outs = st.outs.map((s) => b[s]!);
+    if (st.fused !== undefined) return bindFusedInPlace(st.fused, ins, outs);
+    const named: Record<string, tf.Tensor> = {};
+    st.names.forEach((k, i) => (named[k] = ins[i]));
+    const binder = binders.get(st.kernel);
+    const bound = binder?.(named, st.attrs, outs) ?? null;
+    if (bound !== null) return bound;
+    const engine = tf.engine() as unknown as {
+      runKernel(n: string, i: unknown, a: unknown): tf.Tensor | tf.Tensor[];
+    };
+    const inputs = st.listed ? ins : named;
+    const kernel = st.kernel;
+    const attrs = st.attrs;
+    return () => {
+      const r = engine.runKernel(kernel, inputs, attrs);
+      const list = Array.isArray(r) ? r : [r];
+      try {
+        list.forEach((t, i) => view(outs[i]).set(view(t)));
+      } finally {
+        tf.dispose(list);
+      }
+    };
+  }
+
+  /** Free the block's own buffers. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    tf.dispose([...this.owned.values()]);
+    this.owned.clear();
+  }
+}
+
+/** Kernel names of a block's steps (for reports): fused kernels are named BstFused_…. */
+export function blockKernelNames(block: StepBlock): string[] {
+  return (block as unknown as { schedule: Schedule }).schedule.steps.map((s) =>
+    s.fused !== undefined ? s.fused.name : s.kernel,
+  );
+}
