@@ -87,6 +87,7 @@ const KNOWN: BenchSpec[] = [
     timeoutS: 3600,
   },
   { name: 'fusion', full: [['--save']], quick: '--sizes 4000 --reps 3'.split(' '), timeoutS: 1800 },
+  { name: 'blocks', full: [[]], quick: '--n 400 --T 50 --reps 2'.split(' '), timeoutS: 900 },
 ];
 
 /** Files under bench/ that are not benchmarks. */

@@ -13,6 +13,7 @@ import { tf } from '../backend/tf';
 import { gradientTapeActive } from '../backend/engine';
 import { describeValue, TransformError } from '../errors';
 import { isPlainObject } from '../state/tree';
+import { blockForLoop } from './blockLoop';
 import { checkNoState } from './statefulFunction';
 import { disposeLoopOwned, LoopFrame, ownStepOutputs } from './loopFrame';
 import { leafKind, rebuildTree, treeLeaves, treeMismatch, type TreeLeaf } from './loopTree';
@@ -85,11 +86,14 @@ export function forLoop(fn: unknown, ...rest: unknown[]): unknown {
   const hasOptions = rest.length > 0 && isLoopOptions(rest[rest.length - 1]);
   const options = parseOptions(hasOptions ? rest[rest.length - 1] : undefined, where);
   const xsList = hasOptions ? rest.slice(0, -1) : rest;
+  const roots = xsList.map((_, i) => `xs[${i}]`);
+  // a jitted step runs in blocks of steps where it can (blockLoop.ts)
+  const blocked = blockForLoop(fn, () => loopXs(where, xsList, roots, options.length), options);
+  if (blocked !== null) return blocked.ys;
   const body = (_carry: unknown, slices: unknown[]): [unknown, unknown] => [
     undefined,
     (fn as (...a: unknown[]) => unknown)(...slices),
   ];
-  const roots = xsList.map((_, i) => `xs[${i}]`);
   return runScan(where, body, undefined, xsList, roots, options)[1];
 }
 

@@ -12,6 +12,7 @@ import { NonzeroScanner } from '../../src/compile/heapScan';
 import { SCAN_WAT } from '../../src/compile/heapScanSource';
 import { SCAN_WASM_BASE64 } from '../../src/compile/heapScanBinary';
 import { jit } from '../../src/compile/jit';
+import { forLoop } from '../../src/compile/loops';
 import * as environ from '../../src/environ';
 import { ArgumentError } from '../../src/errors';
 import { Module } from '../../src/graph';
@@ -223,6 +224,82 @@ describe('block execution', () => {
     block.dispose();
     expect(() => block.run(1, { args: [x] })).toThrow(/disposed/);
     x.dispose();
+  });
+});
+
+describe('forLoop over a jitted step (blocks)', () => {
+  const lif = (n: number) => {
+    const V = new ShortTermState<tf.Tensor>(tf.linspace(-58, -51, n));
+    const step = (x: tf.Tensor, g: { gain: tf.Tensor }) => {
+      const v = tf.add(V.value, tf.mul(0.05, tf.sub(tf.add(-60, tf.mul(x, g.gain)), V.value)));
+      const spike = tf.cast(tf.greaterEqual(v, -50), 'float32');
+      V.value = tf.where(tf.cast(spike, 'bool'), tf.fill([n], -60), v);
+      return { spike, v };
+    };
+    return { V, step };
+  };
+
+  it('gives the stacked outputs and final state of the eager loop, bit for bit, for trees of xs', () => {
+    const T = 40;
+    const xs = tf.tidy(() => tf.add(20, tf.mul(8, tf.sin(tf.reshape(tf.range(0, T * 6), [T, 6])))));
+    const gains = {
+      gain: tf.tidy(() => tf.add(1, tf.mul(0.01, tf.reshape(tf.range(0, T * 6), [T, 6])))),
+    };
+    const a = lif(6);
+    const eager = forLoop(a.step, xs, gains);
+    const b = lif(6);
+    const jitted = jit(b.step);
+    const blocked = forLoop(jitted, xs, gains);
+    expect(blocked.spike.shape).toEqual([T, 6]);
+    expect(Array.from(blocked.spike.dataSync())).toEqual(Array.from(eager.spike.dataSync()));
+    expect(Array.from(blocked.v.dataSync())).toEqual(Array.from(eager.v.dataSync()));
+    expect(Array.from(b.V.value.dataSync())).toEqual(Array.from(a.V.value.dataSync()));
+    expect(tf.sum(blocked.spike).dataSync()[0]).toBeGreaterThan(0);
+    // the block ran T − 1 steps: the jitted function itself was called once (step 0)
+    expect(jitted.replayCount + jitted.compileCount).toBeLessThanOrEqual(2);
+    tf.dispose([blocked.spike, blocked.v]);
+    // later loops (the trace is cached now) leave nothing behind but their outputs
+    const before = tf.memory().numTensors;
+    for (let r = 0; r < 3; r++) {
+      const again = forLoop(jitted, xs, gains);
+      tf.dispose([again.spike, again.v]);
+    }
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([xs, gains.gain, eager.spike, eager.v]);
+  });
+
+  it('random draws equal one jitted call per row; a step returning a number takes the ordinary loop', () => {
+    const s = new ShortTermState<tf.Tensor>(tf.zeros([8]));
+    const noisy = jit((x: tf.Tensor) => {
+      s.value = tf.add(tf.mul(s.value, 0.5), tf.add(x, random.normal(0, 1, [8])));
+      return s.value;
+    });
+    const xs = tf.tidy(() => tf.reshape(tf.range(0, 80), [10, 8]));
+    noisy(tf.zeros([8])).dispose(); // traced: every later call is a replay
+    random.seed(5);
+    const start = tf.clone(s.value);
+    const blocked = forLoop(noisy, xs);
+    s.value = tf.clone(start);
+    random.seed(5);
+    const rows = tf.unstack(xs).map((r) => {
+      const y = noisy(r);
+      r.dispose();
+      return y;
+    });
+    const manual = tf.stack(rows);
+    expect(Array.from(blocked.dataSync())).toEqual(Array.from(manual.dataSync()));
+    tf.dispose([blocked, manual, ...rows, start]);
+
+    const counter = new ShortTermState<tf.Tensor>(tf.zeros([2]));
+    const withNumber = jit((x: tf.Tensor) => {
+      counter.value = tf.add(counter.value, x);
+      return [counter.value, 3];
+    });
+    const out = forLoop(withNumber, tf.ones([5, 2]));
+    expect(out[0].shape).toEqual([5, 2]);
+    expect(Array.from(out[1].dataSync())).toEqual([3, 3, 3, 3, 3]);
+    expect(Array.from(counter.value.dataSync())).toEqual([5, 5]);
+    tf.dispose([out[0], out[1], xs]);
   });
 });
 
