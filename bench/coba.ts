@@ -13,7 +13,12 @@ import { runEICoba } from '../examples/ei-coba';
 
 export interface CobaRun {
   scale: number;
+  /** The whole run (1 s of biological time), its first step included. */
   run_s: number;
+  /** The first step: tracing, kernel generation and the block build (Brian2's build analogue). */
+  compile_s: number;
+  /** run_s − compile_s: the steady simulation (Brian2's run-only analogue). */
+  steady_run_s: number;
   setup_s: number;
   rate_E_Hz: number;
   rate_I_Hz: number;
@@ -37,6 +42,8 @@ export async function runCobaScale(
   return {
     scale,
     run_s: r.run_s,
+    compile_s: r.compile_s,
+    steady_run_s: r.run_s - r.compile_s,
     setup_s: r.setup_s,
     rate_E_Hz: r.rate_E_Hz,
     rate_I_Hz: r.rate_I_Hz,
@@ -88,6 +95,8 @@ if (isMain(import.meta.url)) {
         scale: r.scale,
         neurons: 4000 * r.scale,
         run_s: r.run_s,
+        compile_s: r.compile_s,
+        steady_run_s: r.steady_run_s,
         setup_s: r.setup_s,
         rate_E_Hz: r.rate_E_Hz,
         rate_I_Hz: r.rate_I_Hz,
@@ -101,7 +110,7 @@ if (isMain(import.meta.url)) {
     console.log(`wrote ${file}`);
     for (const r of runs) {
       console.log(
-        `RESULT ${JSON.stringify({ scale: r.scale, run_s: r.run_s, setup_s: r.setup_s, rate_E_Hz: r.rate_E_Hz, rate_I_Hz: r.rate_I_Hz, peak_rss_MiB: r.peak_rss_MiB })}`,
+        `RESULT ${JSON.stringify({ scale: r.scale, run_s: r.run_s, compile_s: r.compile_s, steady_run_s: r.steady_run_s, setup_s: r.setup_s, rate_E_Hz: r.rate_E_Hz, rate_I_Hz: r.rate_I_Hz, peak_rss_MiB: r.peak_rss_MiB })}`,
       );
     }
   }

@@ -151,6 +151,7 @@ export class Runner<const N extends string = string> {
   private readonly step: (inputs: tf.Tensor[], args: readonly unknown[]) => tf.Tensor[];
   private readonly jitted: Jitted<[tf.Tensor[], readonly unknown[]], tf.Tensor[]> | null;
   private blocker: string | null = null;
+  private timing = { total_s: 0, first_step_s: 0 };
   private t0 = 0;
   private i0 = 0;
   private running = false;
@@ -192,6 +193,13 @@ export class Runner<const N extends string = string> {
    */
   get blockBlocker(): string | null {
     return this.blocker;
+  }
+  /**
+   * Wall times of the last run in seconds: the whole run, and its first step alone (with a new
+   * step signature that is the trace, kernel generation and block build: the compile time).
+   */
+  get lastRunTiming(): { readonly total_s: number; readonly first_step_s: number } {
+    return this.timing;
   }
 
   /**
@@ -251,6 +259,7 @@ export class Runner<const N extends string = string> {
     const blockSteps = this.options.blockSteps ?? 100;
     const start = performance.now();
     let k = 0;
+    let firstStep = 0;
     let block: StepBlock | null = null;
     const series: tf.Tensor[] = [];
     try {
@@ -293,6 +302,7 @@ export class Runner<const N extends string = string> {
         }
         outs.forEach((o, j) => recorders[j].push(o));
         k++;
+        if (k === 1) firstStep = (performance.now() - start) / 1000;
         if (k % blockSteps === 0 || block !== null) for (const r of recorders) await r.flush();
         progress?.step(k - 1, { i: k - 1, carry: undefined, y: undefined });
       }
@@ -313,6 +323,7 @@ export class Runner<const N extends string = string> {
       this.inputTargets = [];
     }
     const seconds = (performance.now() - start) / 1000;
+    this.timing = { total_s: seconds, first_step_s: firstStep };
     this.t0 += n * dt;
     this.i0 += n;
     const mon: Record<string, unknown> = { ts };
