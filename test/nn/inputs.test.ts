@@ -272,3 +272,27 @@ describe('sectionInput / constantInput', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 });
+
+describe('DCGenerator on a program-input time', () => {
+  it('switches on exactly the steps isOn says, for start/stop on and off the grid and large t', () => {
+    for (const [start, stop, dt] of [
+      [0.5, 1.5, 0.1],
+      [0.46, 1.04, 0.1],
+      [500, 500.3, 0.1],
+      [0.25, 0.25, 0.05],
+      [12.3, Infinity, 0.01],
+    ] as const) {
+      environ.set({ dt });
+      const dc = new DCGenerator(2, { amplitude: [3, -4], start, stop });
+      const from = Math.max(0, Math.floor(start / dt) - 3);
+      for (let k = from; k < from + 40; k++) {
+        const t = k * dt;
+        const y = environ.context({ t }, () => dc.update());
+        const on = dc.isOn(t, dt);
+        expect(Array.from(y.dataSync())).toEqual(on ? [3, -4] : [0, 0]);
+        y.dispose();
+      }
+      dc.amplitude.dispose();
+    }
+  });
+});

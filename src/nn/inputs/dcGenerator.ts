@@ -68,9 +68,39 @@ export class DCGenerator extends Dynamics {
     return t > this.start - tol && t < this.stop - tol;
   }
 
+  /**
+   * The window as thresholds on t halfway between grid times i·dt: on iff lo < t < hi. On the
+   * grid this is exactly `isOn`, and the half-step margins keep float32 rounding of t away from
+   * the edges, so the time can be a program input (`environ.scalar('t')`: a jitted step replays
+   * and runs in blocks).
+   */
+  window(dt: number = environ.getDt()): [number, number] {
+    const tol = 1e-6 * dt;
+    const firstOn = firstStep(dt, this.start - tol, (k) => k * dt > this.start - tol);
+    if (!Number.isFinite(this.stop)) return [(firstOn - 0.5) * dt, Infinity];
+    const firstOff = firstStep(dt, this.stop - tol, (k) => k * dt >= this.stop - tol);
+    return [(firstOn - 0.5) * dt, (firstOff - 0.5) * dt];
+  }
+
   /** The current at the environment's time `t`: amplitude or zeros, shape varshape. */
   override update(): tf.Tensor {
-    const t = environ.get<number>(environ.T);
-    return this.isOn(t) ? tf.clone(this.amplitude) : tf.zerosLike(this.amplitude);
+    const [lo, hi] = this.window();
+    return tf.tidy(() => {
+      const t = environ.scalar(environ.T);
+      const on = tf.logicalAnd(tf.greater(t, lo), tf.less(t, hi));
+      return tf.where(
+        tf.broadcastTo(on, this.amplitude.shape),
+        this.amplitude,
+        tf.zerosLike(this.amplitude),
+      );
+    });
   }
+}
+
+/** The smallest integer k with pred(k), pred monotone in k and switching near k·dt = x. */
+function firstStep(dt: number, x: number, pred: (k: number) => boolean): number {
+  let k = Math.floor(x / dt) - 1;
+  while (pred(k)) k--;
+  while (!pred(k)) k++;
+  return k;
 }

@@ -104,7 +104,6 @@ export class AMPA extends Synapse {
         `${this.describe()}: needs the current time environ 't' (ms) for the transmitter pulse; a Runner sets it, or run the step in environ.context({ t }, fn)`,
       );
     }
-    const t = environ.get<number>(environ.T);
     const dt = environ.getDt();
     const f = this.factors(dt);
     const window = Math.max(this.T_dur - dt / 2, dt / 2);
@@ -115,7 +114,9 @@ export class AMPA extends Synapse {
           : preSpike.dtype === 'bool'
             ? preSpike
             : tf.greater(preSpike, 0);
-      const arrival = tf.where(spike, tf.scalar(t), this.spikeArrival.value);
+      // the time as a program input: a jitted step replays and runs in blocks
+      const t = environ.scalar(environ.T);
+      const arrival = tf.where(spike, t, this.spikeArrival.value);
       const on = tf.cast(tf.less(tf.sub(t, arrival), window), 'float32');
       // g·(off + on·(on − off)) + on·g∞(1 − e_on): one expression for both regimes
       const decay = tf.add(tf.mul(on, f.on - f.off), f.off);
