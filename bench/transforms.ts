@@ -1,7 +1,9 @@
 /**
  * bench/transforms: the cost of the transforms on the two workloads of issue "Transforms".
- * 1. A LIF step (N = 4000): eager per-call time vs jit per-call time (stage-1 jit runs the
- *    function eagerly inside tidy plus state bookkeeping, so this measures its overhead).
+ * 1. A LIF step (N = 4000): eager per-call time vs jit per-call time. The jit replays the step
+ *    as one fused wasm kernel called directly; by default it writes V in place (the jit owns the
+ *    buffer) and returns the spikes as a new tensor; `{ inPlace: false }` allocates new state
+ *    tensors every call; the third jit variant keeps the spikes in a state and returns nothing.
  * 2. One BPTT training step of a recurrent LIF SNN (batch 64, input 100, hidden 256, 10 outputs,
  *    T = 100): forward + backward through forLoop with surrogate spikes, time and peak tensor
  *    bytes; and the same with checkpointed chunks (checkpointedForLoop) to show the memory cut.
@@ -55,8 +57,12 @@ export function lifStepBench(o: TransformsBenchOptions) {
   const viaJit = () => {
     for (let i = 0; i < o.lifCalls; i++) jitted(I).dispose();
   };
-  // the same step keeping its spikes in a state and returning nothing: jit { inPlace } can run
-  // it as one fused kernel on the states' own buffers
+  const noInPlace = jit(step, { name: 'lif_step_no_in_place', inPlace: false });
+  const viaNoInPlace = () => {
+    for (let i = 0; i < o.lifCalls; i++) noInPlace(I).dispose();
+  };
+  // the same step keeping its spikes in a state and returning nothing: the jit runs it as one
+  // fused kernel on the states' own buffers (in place is the default)
   const V2 = new HiddenState(random.normal(-55, 2, [o.n]), { name: 'V2' });
   const S2 = new HiddenState(tf.zeros([o.n]), { name: 'S2' });
   const stepState = (inp: tf.Tensor): void => {
@@ -65,15 +71,16 @@ export function lifStepBench(o: TransformsBenchOptions) {
     V2.value = tf.where(tf.cast(spike, 'bool'), tf.fill([o.n], -60), v);
     S2.value = spike;
   };
-  const inPlace = jit(stepState, { name: 'lif_step_in_place', inPlace: true });
+  const inPlace = jit(stepState, { name: 'lif_step_in_place' });
   const viaInPlace = () => {
     for (let i = 0; i < o.lifCalls; i++) inPlace(I);
   };
   const {
     eager: tEager,
     jit: tJit,
+    noInPlace: tNo,
     inPlace: tIn,
-  } = interleave({ eager, jit: viaJit, inPlace: viaInPlace }, o.reps);
+  } = interleave({ eager, jit: viaJit, noInPlace: viaNoInPlace, inPlace: viaInPlace }, o.reps);
   const kernels = jitted.program(I).numKernels;
   V.dispose();
   V2.dispose();
@@ -83,7 +90,10 @@ export function lifStepBench(o: TransformsBenchOptions) {
     n: o.n,
     eager_us_per_call: (tEager.min_ms * 1000) / o.lifCalls,
     jit_us_per_call: (tJit.min_ms * 1000) / o.lifCalls,
+    jit_no_in_place_us_per_call: (tNo.min_ms * 1000) / o.lifCalls,
     jit_in_place_us_per_call: (tIn.min_ms * 1000) / o.lifCalls,
+    jit_speedup: tEager.min_ms / tJit.min_ms,
+    jit_in_place_speedup: tEager.min_ms / tIn.min_ms,
     kernels_per_step: kernels,
   };
 }
@@ -174,9 +184,16 @@ if (isMain(import.meta.url)) {
     `LIF step, N=${o.n} (${r.platform}), µs per call (min over ${o.reps} reps of ${o.lifCalls} calls)`,
     [
       { variant: 'eager', us_per_call: r.lif.eager_us_per_call },
-      { variant: 'jit (replay of the fused program)', us_per_call: r.lif.jit_us_per_call },
       {
-        variant: 'jit { inPlace } (spikes in a state, no result)',
+        variant: 'jit (one fused kernel, V in place, spikes returned)',
+        us_per_call: r.lif.jit_us_per_call,
+      },
+      {
+        variant: 'jit { inPlace: false } (new tensors every call)',
+        us_per_call: r.lif.jit_no_in_place_us_per_call,
+      },
+      {
+        variant: 'jit (spikes in a state, no result: all in place)',
         us_per_call: r.lif.jit_in_place_us_per_call,
       },
     ],

@@ -4,7 +4,9 @@
  * values survive, and restores states if fn throws. Later calls with the same signature replay
  * the recorded Program (statefulFunction.ts `replay`): the user function does not run again,
  * random draws take fresh keys, and calls that cannot be replayed (host reads, changed environ
- * values, non-tensor state writes) run fn eagerly instead.
+ * values, non-tensor state writes) run fn eagerly instead. At top level a replay that is one fused
+ * element-wise kernel calls it directly, writing in place the state buffers the jit owns (see
+ * StatefulOptions.inPlace: unobservable by default; `{ inPlace: false }` turns it off).
  * `makeIR(fn)(...args)` returns the Program of one call without side effects.
  */
 import { StatefulFunction, type StatefulOptions } from './statefulFunction';

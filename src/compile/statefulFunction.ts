@@ -11,7 +11,7 @@ import { gradientTapeActive } from '../backend/engine';
 import * as environ from '../environ';
 import { TransformError } from '../errors';
 import { RandomState, type Key } from '../random';
-import { State, StateTraceStack, activeTraces, ownerCount } from '../state';
+import { State, StateTraceStack, deferDisposal, ownerCount, traceLevel } from '../state';
 import {
   isPlainObject,
   isTensor,
@@ -20,7 +20,7 @@ import {
   type StateValue,
 } from '../state/tree';
 import { dumpProgram } from './dump';
-import { runFusedInPlace } from './fusion';
+import { wasmDirect, type WasmDirect } from './fusion/kernel';
 import { ProgramRunner } from './runner';
 import type { Program, Var } from './program';
 import { flattenTensors, startRecording, stopRecording } from './recorder';
@@ -53,12 +53,16 @@ export interface StatefulOptions {
    */
   fuse?: boolean;
   /**
-   * Opt-in: when the replayed program is one fused element-wise kernel writing only states (e.g.
-   * a neuron step), run it IN PLACE on the states' own buffers on the wasm backend, with no
-   * dispatch or allocation (results are copied). Only outside other transforms and gradient
-   * tapes, and only for states whose tensor nothing else shares. The state keeps the same tensor
-   * object with new contents: do not hold a state's `.value` across calls and expect the old
-   * numbers. Default false.
+   * When the replayed program is one fused element-wise kernel (e.g. a neuron step), it runs
+   * directly on the wasm backend (no tfjs dispatch), writing each state it updates IN PLACE in the
+   * state's own buffer when the jit owns that buffer: the jit created the tensor and nothing
+   * outside it has obtained it since (`.value`, `rawValue`, copies and snapshots count), no
+   * other tensor or state shares it, and the call is at top level (no enclosing transform, no
+   * gradient tape). Otherwise the kernel writes new tensors, as a normal replay does; results are
+   * always new tensors owned by the caller. So by default (undefined) in place is unobservable.
+   * `true` also writes buffers the caller has obtained (a `.value` held across calls then shows
+   * the new numbers; clones and shared buffers are still never written); `false` never writes in
+   * place.
    */
   inPlace?: boolean;
 }
@@ -83,6 +87,125 @@ export interface ReplayPlan {
   /** Built at the first replay (plain, and fused for calls off a gradient tape). */
   runner: ProgramRunner | null;
   fusedRunner: ProgramRunner | null;
+  /** The fast call (undefined: not built yet; null: none). */
+  fast?: FastCall | null;
+}
+
+/** Returned by a fast call that cannot run now (nothing was done). */
+const MISS: unique symbol = Symbol('miss');
+
+/** A top-level argument's abstract value (tensors) or value (anything else, by Object.is). */
+interface ArgGuard {
+  readonly tensor: boolean;
+  readonly dtype: tf.DataType | null;
+  readonly shape: readonly number[] | null;
+  readonly value: unknown;
+}
+
+/** Where a program input comes from: 0 a state leaf, 1 a captured tensor, 2 an argument. */
+interface InputSource {
+  readonly kind: 0 | 1 | 2;
+  readonly state: AnyState | null;
+  /** The state's leaf (kind 0) or the argument index (kind 2). */
+  readonly leaf: number;
+  readonly tensor: tf.Tensor | null;
+  /** Path inside the argument (kind 2; empty for a tensor argument). */
+  readonly path?: readonly string[];
+}
+
+/** A replay that is one fused wasm kernel, called directly. */
+interface DirectPlan {
+  readonly wasm: WasmDirect;
+  readonly size: number;
+  /** Per kernel input: its index among the program inputs. */
+  readonly inputOf: readonly number[];
+  /** Per kernel output: the states it is written into. */
+  readonly states: readonly (readonly AnyState[])[];
+  /** Per kernel output: the state it may be written into in place, or null. */
+  readonly inPlace: readonly (AnyState | null)[];
+  /** `inPlace: true`: write in place whenever the buffer is not shared, sealed or not. */
+  readonly forced: boolean;
+  /** Per kernel output: a state holds it too (a result gets a clone). */
+  readonly shared: readonly boolean[];
+  /** The result tree with OutRef leaves. */
+  readonly result: unknown;
+  readonly ptrs: number[];
+  readonly outs: tf.Tensor[];
+  readonly fresh: boolean[];
+}
+
+/**
+ * A replay prepared for repeated calls at top level (no transform, no tape): the argument guard
+ * replaces cacheKey, state freshness is checked by value identity (a signature is computed only
+ * for a value not seen before), inputs are bound by index, and either the one fused wasm kernel
+ * is called directly (in place on jit-owned state buffers, or on new buffers), or the runner runs
+ * with no trace frame.
+ */
+interface FastCall {
+  readonly entry: TraceEntry;
+  readonly plan: ReplayPlan;
+  /** Null when some argument is nested (the call then goes through cacheKey). */
+  readonly guard: readonly ArgGuard[] | null;
+  readonly sources: readonly InputSource[];
+  /** Per state: the value last found fresh. */
+  readonly checked: unknown[];
+  readonly inputs: tf.Tensor[];
+  readonly direct: DirectPlan | null;
+  readonly runner: ProgramRunner | null;
+  readonly outIndex: ReadonlyMap<Var, number> | null;
+}
+
+function guardMatches(guard: readonly ArgGuard[], args: readonly unknown[]): boolean {
+  if (args.length !== guard.length) return false;
+  for (let i = 0; i < guard.length; i++) {
+    const g = guard[i];
+    const a = args[i];
+    if (!g.tensor) {
+      if (!Object.is(a, g.value)) return false;
+      continue;
+    }
+    if (!(a instanceof tf.Tensor) || a.dtype !== g.dtype) return false;
+    const s = a.shape;
+    const gs = g.shape!;
+    if (s.length !== gs.length) return false;
+    for (let j = 0; j < s.length; j++) if (s[j] !== gs[j]) return false;
+  }
+  return true;
+}
+
+/** A kernel output's place in a direct result template. */
+class OutRef {
+  constructor(readonly m: number) {}
+}
+
+function buildResult(
+  tpl: unknown,
+  outs: readonly tf.Tensor[],
+  shared: readonly boolean[],
+): unknown {
+  if (tpl instanceof OutRef) return shared[tpl.m] ? tf.clone(outs[tpl.m]) : outs[tpl.m];
+  if (Array.isArray(tpl)) return tpl.map((v) => buildResult(v, outs, shared));
+  if (isPlainObject(tpl)) {
+    const o: Record<string, unknown> = {};
+    for (const k of Object.keys(tpl)) o[k] = buildResult(tpl[k], outs, shared);
+    return o;
+  }
+  return tpl;
+}
+
+function fillTemplate(
+  tpl: unknown,
+  index: ReadonlyMap<Var, number>,
+  values: readonly tf.Tensor[],
+): unknown {
+  if (tpl instanceof VarRef) return values[index.get(tpl.v)!];
+  if (Array.isArray(tpl)) return tpl.map((v) => fillTemplate(v, index, values));
+  if (isPlainObject(tpl)) {
+    const o: Record<string, unknown> = {};
+    for (const k of Object.keys(tpl)) o[k] = fillTemplate(tpl[k], index, values);
+    return o;
+  }
+  return tpl;
 }
 
 /** One trace: the program and the states it touched. */
@@ -114,6 +237,8 @@ export class StatefulFunction<A extends unknown[], R> {
   private readonly cache = new Map<string, TraceEntry>();
   private readonly options: StatefulOptions;
   private warnedHostRead = false;
+  /** The fast call of the entry used last (tried first on every call). */
+  private fast: FastCall | null = null;
   readonly stats: CacheStats = { compiles: 0, hits: 0, size: 0, replays: 0 };
 
   constructor(
@@ -245,76 +370,247 @@ export class StatefulFunction<A extends unknown[], R> {
     ));
   }
 
-  /** The in-place replay (see StatefulOptions.inPlace); null when it does not apply. */
-  private inPlaceCall(entry: TraceEntry, plan: ReplayPlan, args: A): { result: R } | null {
-    if (
-      tf.getBackend() !== 'wasm' ||
-      gradientTapeActive() ||
-      activeTraces().length > 0 ||
-      !fusionEnabled() ||
-      this.options.fuse === false
-    ) {
-      return null;
-    }
-    if (plan.inPlace === false) return null;
+  /**
+   * The fast call of a replayable entry (built once per plan; null when the entry cannot have
+   * one). See FastCall.
+   */
+  private fastOf(entry: TraceEntry, plan: ReplayPlan, args: A): FastCall | null {
+    if (plan.fast === undefined) plan.fast = this.makeFast(entry, plan, args);
+    return plan.fast;
+  }
+
+  private makeFast(entry: TraceEntry, plan: ReplayPlan, args: A): FastCall | null {
     const program = entry.program;
-    const runner = this.fusedRunnerOf(program, plan);
+    // the argument guard: shapes/dtypes of tensors, values of everything else; nested args have
+    // no guard (the call goes through cacheKey) but still run fast
+    let guard: ArgGuard[] | null = [];
+    args.forEach((a, i) => {
+      if (guard === null) return;
+      if (!this.staticArgnums.has(i) && a instanceof tf.Tensor)
+        guard.push({ tensor: true, dtype: a.dtype, shape: a.shape.slice(), value: undefined });
+      else if (a === null || (typeof a !== 'object' && typeof a !== 'function'))
+        guard.push({ tensor: false, dtype: null, shape: null, value: a });
+      else if (this.staticArgnums.has(i) && !Array.isArray(a) && !isPlainObject(a))
+        guard.push({ tensor: false, dtype: null, shape: null, value: a }); // by identity
+      else guard = null;
+    });
+    const sources: InputSource[] = [];
+    for (const i of program.inputs) {
+      const s = i.source;
+      if (s.kind === 'state') sources.push({ kind: 0, state: s.state, leaf: s.leaf, tensor: null });
+      else if (s.kind === 'captured')
+        sources.push({ kind: 1, state: null, leaf: 0, tensor: s.tensor });
+      else {
+        const path = s.path.split('.');
+        const idx = Number(path[0]);
+        if (!Number.isInteger(idx) || this.staticArgnums.has(idx)) return null;
+        sources.push({ kind: 2, state: null, leaf: idx, tensor: null, path: path.slice(1) });
+      }
+    }
+    const fuse = this.options.fuse !== false && fusionEnabled();
+    const direct = fuse ? this.directPlan(entry, plan, sources) : null;
+    let runner: ProgramRunner | null = null;
+    let outIndex: Map<Var, number> | null = null;
+    if (direct === null) {
+      runner = fuse
+        ? this.fusedRunnerOf(program, plan)
+        : (plan.runner ??= new ProgramRunner(
+            program,
+            program.outputs.map((o) => o.var),
+            [...plan.draws.map((d) => d.var), ...plan.environInputs.map((e) => e.var)],
+            { fuse: false },
+          ));
+      outIndex = new Map();
+      program.outputs.forEach((o, k) => outIndex!.set(o.var, k));
+    }
+    return {
+      entry,
+      plan,
+      guard,
+      sources,
+      checked: entry.states.map(() => undefined),
+      inputs: new Array<tf.Tensor>(program.inputs.length),
+      direct,
+      runner,
+      outIndex,
+    };
+  }
+
+  /** The direct (no tfjs dispatch) form of a replay that is one fused wasm kernel, or null. */
+  private directPlan(
+    entry: TraceEntry,
+    plan: ReplayPlan,
+    sources: readonly InputSource[],
+  ): DirectPlan | null {
+    if (tf.getBackend() !== 'wasm' || plan.inPlace === false) return null;
+    const runner = this.fusedRunnerOf(entry.program, plan);
     const sole = runner.soleFused;
     if (sole === null || plan.writes.some((w) => !(w.template instanceof VarRef))) {
       plan.inPlace = false; // not one fused kernel writing whole-tensor states
       return null;
     }
-    const bySlot = new Map<number, tf.Tensor>();
-    for (let k = 0; k < program.inputs.length; k++) {
-      const src = program.inputs[k].source;
-      let t: tf.Tensor | undefined;
-      if (src.kind === 'state') t = tensorLeaves(src.state.rawValue)[src.leaf];
-      else if (src.kind === 'captured') t = src.tensor;
-      else {
-        const i = Number(src.path.split('.')[0]);
-        const found = flattenTensors(args[i], String(i)).find(([p]) => p === src.path);
-        t = found?.[1];
-      }
-      if (t === undefined || t.isDisposed) return null;
-      bySlot.set(runner.inputSlots[k], t);
+    const wasm = wasmDirect(sole.kernel);
+    if (wasm === null) return null;
+    const outOfSlot = new Map<number, number>();
+    sole.outputs.forEach((s, m) => outOfSlot.set(s, m));
+    const inputOf: number[] = [];
+    for (const s of sole.inputs) {
+      const k = runner.inputSlots.indexOf(s);
+      if (k < 0) return null;
+      inputOf.push(k);
     }
-    const outs: tf.Tensor[] = [];
-    const written = new Set<number>();
+    const states: AnyState[][] = sole.outputs.map(() => []);
+    const results = sole.outputs.map(() => 0);
     for (const w of plan.writes) {
-      if (!(w.template instanceof VarRef)) return null;
-      const slot = runner.slotOfVar(w.template.v);
-      const t = w.state.rawValue;
-      if (slot === undefined || !(t instanceof tf.Tensor) || ownerCount(t) !== 1) return null;
-      bySlot.set(slot, t);
-      written.add(slot);
+      const s = runner.slotOfVar((w.template as VarRef).v);
+      const m = s === undefined ? undefined : outOfSlot.get(s);
+      if (m === undefined) return null;
+      states[m].push(w.state);
     }
-    for (const s of sole.outputs) {
-      const t = bySlot.get(s);
-      if (t === undefined || !written.has(s)) return null; // an output that is no state write
-      outs.push(t);
-    }
-    if (written.size !== sole.outputs.length) return null;
-    const ins = sole.inputs.map((s) => bySlot.get(s));
-    if (ins.some((t) => t === undefined)) return null;
-    try {
-      runFusedInPlace(sole.kernel, ins as tf.Tensor[], outs);
-    } catch {
-      return null; // a shared buffer: replay normally
-    }
-    const copy = (tpl: unknown): unknown => {
+    let ok = true;
+    const resultOf = (tpl: unknown): unknown => {
       if (tpl instanceof VarRef) {
-        const slot = runner.slotOfVar(tpl.v);
-        const t = slot === undefined ? undefined : bySlot.get(slot);
-        if (t === undefined) throw new TransformError(`${this.name}: internal: in-place result`);
-        return tf.tensor(t.dataSync(), t.shape, t.dtype);
+        const s = runner.slotOfVar(tpl.v);
+        const m = s === undefined ? undefined : outOfSlot.get(s);
+        if (m === undefined) ok = false;
+        else results[m]++;
+        return new OutRef(m ?? -1);
       }
-      if (Array.isArray(tpl)) return tpl.map(copy);
+      if (Array.isArray(tpl)) return tpl.map(resultOf);
       if (isPlainObject(tpl)) {
-        return Object.fromEntries(Object.entries(tpl).map(([k, v]) => [k, copy(v)]));
+        return Object.fromEntries(Object.entries(tpl).map(([k, v]) => [k, resultOf(v)]));
       }
       return tpl;
     };
-    return { result: copy(plan.result) as R };
+    const result = resultOf(plan.result);
+    if (!ok || states.some((st, m) => st.length === 0 && results[m] === 0)) return null;
+    if (sources.some((src) => src.kind === 0 && !(src.state!.peekValue() instanceof tf.Tensor))) {
+      return null; // inputs from tree-valued states: keep to the general path
+    }
+    const mode = this.options.inPlace;
+    return {
+      wasm,
+      size: sole.kernel.size,
+      inputOf,
+      states,
+      // in place: the sole consumer of an output is one state (a result needs its own tensor)
+      inPlace: states.map((st, m) =>
+        mode !== false && st.length === 1 && results[m] === 0 ? st[0] : null,
+      ),
+      forced: mode === true,
+      shared: states.map((st) => st.length > 0),
+      result,
+      ptrs: new Array<number>(sole.inputs.length + sole.outputs.length + 1).fill(0),
+      outs: new Array<tf.Tensor>(sole.outputs.length),
+      fresh: sole.outputs.map(() => false),
+    };
+  }
+
+  /**
+   * Run a fast call (MISS when it cannot run now: inside a transform or under a tape, a state
+   * changed signature, a tensor was disposed, an environ value changed; nothing was done then).
+   */
+  private runFast(f: FastCall, args: A): R | typeof MISS {
+    const plan = f.plan;
+    if (traceLevel() !== 0 || gradientTapeActive() || f.entry.replay !== plan || plan.fast !== f)
+      return MISS;
+    if (plan.environ.length !== 0 && !canReplay(plan)) return MISS;
+    const states = f.entry.states;
+    const sigs = f.entry.stateSignatures;
+    for (let i = 0; i < states.length; i++) {
+      const v = states[i].peekValue();
+      if (v === f.checked[i]) continue;
+      if (treeSignature(v) !== sigs[i]) return MISS;
+      if (v instanceof tf.Tensor || typeof v === 'number') f.checked[i] = v;
+    }
+    const ins = f.inputs;
+    for (let k = 0; k < f.sources.length; k++) {
+      const src = f.sources[k];
+      let t: unknown;
+      if (src.kind === 0) {
+        const v = src.state!.peekValue();
+        t = v instanceof tf.Tensor ? (src.leaf === 0 ? v : undefined) : tensorLeaves(v)[src.leaf];
+      } else if (src.kind === 1) t = src.tensor;
+      else {
+        t = args[src.leaf];
+        for (let j = 0; j < src.path!.length && t != null; j++)
+          t = (t as Record<string, unknown>)[src.path![j]];
+      }
+      if (!(t instanceof tf.Tensor) || t.isDisposed) return MISS;
+      ins[k] = t;
+    }
+    if (f.direct !== null) return this.runDirect(f.direct, ins) as R | typeof MISS;
+    const runner = f.runner!;
+    const outIndex = f.outIndex!;
+    return deferDisposal(() => {
+      let values: tf.Tensor[] = [];
+      const result = tf.tidy(() => {
+        let extra: Map<Var, tf.Tensor> | undefined;
+        if (plan.draws.length !== 0 || plan.environInputs.length !== 0) {
+          extra = new Map();
+          for (const d of plan.draws) extra.set(d.var, d.redraw(plan.rng!.splitKey()));
+          for (const e of plan.environInputs) extra.set(e.var, environ.scalar(e.key));
+        }
+        values = runner.run(ins, extra);
+        for (const w of plan.writes) {
+          w.state.value = fillTemplate(w.template, outIndex, values) as StateValue;
+        }
+        return fillTemplate(plan.result, outIndex, values) as tf.TensorContainer;
+      });
+      // a value this replay computed (not an input passed through) was seen by no one: seal it
+      for (const w of plan.writes) {
+        if (!(w.template instanceof VarRef)) continue;
+        const t = values[outIndex.get(w.template.v)!];
+        if (w.state.peekValue() === t && !ins.includes(t)) w.state.seal();
+      }
+      return ownResults(result as unknown as R);
+    });
+  }
+
+  /** The one fused wasm kernel on the states' buffers (in place) or on new buffers. */
+  private runDirect(d: DirectPlan, ins: readonly tf.Tensor[]): unknown {
+    const w = d.wasm;
+    if (tf.backend() !== w.backend) return MISS;
+    const outs = d.outs;
+    const n = d.inputOf.length;
+    for (let m = 0; m < outs.length; m++) {
+      const st = d.inPlace[m];
+      if (st !== null) {
+        const t = st.peekValue() as tf.Tensor;
+        if (
+          (d.forced || st.isSealed) &&
+          !t.isDisposed &&
+          ownerCount(t) === 1 &&
+          w.refCount(t) === 1
+        ) {
+          outs[m] = t;
+          d.fresh[m] = false;
+          continue;
+        }
+      }
+      d.fresh[m] = true;
+      outs[m] = w.alloc(m);
+    }
+    const ptrs = d.ptrs;
+    try {
+      for (let k = 0; k < n; k++) ptrs[k] = w.offset(ins[d.inputOf[k]]);
+      for (let m = 0; m < outs.length; m++) ptrs[n + m] = w.offset(outs[m]);
+      ptrs[ptrs.length - 1] = d.size;
+      w.run(...ptrs);
+    } catch (e) {
+      for (let m = 0; m < outs.length; m++) if (d.fresh[m]) outs[m].dispose();
+      throw e;
+    }
+    for (let m = 0; m < outs.length; m++) {
+      const sts = d.states[m];
+      if (!d.fresh[m]) {
+        sts[0].beenWritten = true;
+        continue;
+      }
+      for (const st of sts) st.value = outs[m] as StateValue;
+      if (d.inPlace[m] !== null) d.inPlace[m]!.seal();
+    }
+    return buildResult(d.result, outs, d.shared);
   }
 
   /** Run the recorded program on the current states and these arguments (null: cannot). */
@@ -410,14 +706,30 @@ export class StatefulFunction<A extends unknown[], R> {
 
   /** Execute: the first call per signature also traces. Writes persist; results belong to the caller. */
   call(...args: A): R {
+    const f = this.fast;
+    if (f !== null && f.guard !== null && guardMatches(f.guard, args)) {
+      const r = this.runFast(f, args);
+      if (r !== MISS) {
+        this.stats.hits++;
+        this.stats.replays++;
+        return r;
+      }
+    }
+    if (f !== null && this.cache.get(f.entry.key) === f.entry) {
+      this.cache.delete(f.entry.key); // LRU: fast calls did not move it to the end
+      this.cache.set(f.entry.key, f.entry);
+    }
     const key = this.cacheKey(args);
     const hit = this.lookup(key);
     if (hit) this.stats.hits++;
     if (hit && typeof hit.replay === 'object' && canReplay(hit.replay)) {
-      const fast = this.options.inPlace === true ? this.inPlaceCall(hit, hit.replay, args) : null;
-      if (fast !== null) {
-        this.stats.replays++;
-        return fast.result;
+      if (traceLevel() === 0 && !gradientTapeActive()) {
+        const fast = (this.fast = this.fastOf(hit, hit.replay, args));
+        const r = fast === null ? MISS : this.runFast(fast, args);
+        if (r !== MISS) {
+          this.stats.replays++;
+          return r;
+        }
       }
       const out = this.replayCall(hit, hit.replay, args);
       if (out !== null) {
@@ -454,7 +766,7 @@ export class StatefulFunction<A extends unknown[], R> {
   }
   /**
    * For block execution (block.ts): the cached, fresh entry for these arguments with its replay
-   * plan and runner (fused unless fusion is off), or why there is none. Does not trace.
+   * plan and fused runner, or why there is none. Does not trace.
    */
   replayEntry(...args: A): { entry: TraceEntry; plan: ReplayPlan; runner: ProgramRunner } | string {
     const entry = this.lookup(this.cacheKey(args));
@@ -674,6 +986,7 @@ function replayPlan(entry: TraceEntry, program: Program, result: unknown): Repla
 
 function disposeRunner(e: TraceEntry): void {
   if (typeof e.replay === 'object') {
+    e.replay.fast = undefined;
     e.replay.runner?.dispose();
     e.replay.runner = null;
     e.replay.fusedRunner?.dispose();

@@ -51,9 +51,15 @@ export class State<T extends StateValue = tf.Tensor> {
   pathHint: string | null = null;
   private tagSet: Set<string> | null = null;
   private current: T;
+  /**
+   * The value a jit replay wrote into this state (a tensor it created), as long as nothing outside
+   * the jit has obtained it since: `.value`, `rawValue`, copies and snapshots clear it. Only such a
+   * value may be overwritten in place by default (statefulFunction.ts), since no one can see it.
+   */
+  private sealed: T | null = null;
 
   constructor(value: T | State<T>, options: StateOptions = {}) {
-    const v = value instanceof State ? (value.current as T) : value;
+    const v = value instanceof State ? (value.rawValue as T) : value;
     this.checkNewValue(v, 'constructor');
     this.current = v;
     adopt(v);
@@ -82,6 +88,7 @@ export class State<T extends StateValue = tf.Tensor> {
   /** The current value (recorded as a read). The tensor stays owned by the state: clone it to keep it past the next write. */
   get value(): T {
     recordRead(this as unknown as State<StateValue>);
+    this.sealed = null;
     return this.current;
   }
 
@@ -96,7 +103,26 @@ export class State<T extends StateValue = tf.Tensor> {
 
   /** The value without recording a read (for the framework's own bookkeeping). */
   get rawValue(): T {
+    this.sealed = null;
     return this.current;
+  }
+
+  /**
+   * Framework-internal (jit replay): the value without recording a read and without exposing it.
+   * The caller must not hand the result to user code.
+   */
+  peekValue(): T {
+    return this.current;
+  }
+
+  /** Framework-internal (jit replay): mark the current value as seen by the jit only. */
+  seal(): void {
+    this.sealed = this.current;
+  }
+
+  /** True while the current value is the one last sealed and nothing has obtained it since. */
+  get isSealed(): boolean {
+    return this.sealed !== null && this.sealed === this.current;
   }
 
   /** Shape of a single-tensor value. */
@@ -136,6 +162,7 @@ export class State<T extends StateValue = tf.Tensor> {
     if (old === v) return;
     adopt(v);
     this.current = v;
+    this.sealed = null;
     releaseAll(old);
     flushDisposals();
   }
@@ -187,7 +214,7 @@ export class State<T extends StateValue = tf.Tensor> {
   /** A new state of the same class with the same value, name and tags. */
   copy(): this {
     const Ctor = this.constructor as new (v: T, o: StateOptions) => this;
-    return new Ctor(this.current, { name: this.name ?? undefined, tag: [...this.tags] });
+    return new Ctor(this.rawValue, { name: this.name ?? undefined, tag: [...this.tags] });
   }
 
   /**
@@ -204,7 +231,7 @@ export class State<T extends StateValue = tf.Tensor> {
       return value;
     }
     const Ctor = this.constructor as new (v: T, o: StateOptions) => State<T>;
-    return new Ctor(value ?? this.current, { name: this.name ?? undefined, tag: [...this.tags] });
+    return new Ctor(value ?? this.rawValue, { name: this.name ?? undefined, tag: [...this.tags] });
   }
 
   /** Adopt another state's value, name and tags (same class required); keeps this state's identity. */
@@ -215,13 +242,14 @@ export class State<T extends StateValue = tf.Tensor> {
         `${this.describe()}.copyFrom: expected a ${this.constructor.name}, got a ${other.constructor.name}`,
       );
     }
-    this.swap(other.current);
+    this.swap(other.rawValue);
     this.name = other.name;
     this.tagSet = other.tagSet ? new Set(other.tagSet) : null;
   }
 
   /** Release the value's tensors (the state must not be used afterwards). */
   dispose(): void {
+    this.sealed = null;
     releaseAll(this.current);
     this.current = 0 as unknown as T;
   }

@@ -466,6 +466,47 @@ export function bindFusedInPlace(
 }
 
 /**
+ * Direct calls of a kernel's wasm function on the current wasm backend (jit replay without tfjs
+ * dispatch): the function, the backend's buffer helpers and a reusable pointer array. Null when
+ * the backend is not wasm or the wasm function cannot run (no SIMD, shared memory, 'js' mode).
+ * The caller checks aliasing and sharing itself (see `runFusedInPlace` for the rule) and that
+ * `tf.backend()` is still `backend`.
+ */
+export interface WasmDirect {
+  readonly backend: object;
+  readonly run: WasmRun;
+  /** Byte offset of a live tensor's buffer in the wasm heap. */
+  offset(t: tf.Tensor): number;
+  /** Number of tensors sharing the buffer of `t` (clones, reshapes, identities). */
+  refCount(t: tf.Tensor): number;
+  /** A new tensor with an uninitialised buffer for output `m` (tracked like a kernel output). */
+  alloc(m: number): tf.Tensor;
+}
+
+export function wasmDirect(kernel: FusedKernel): WasmDirect | null {
+  if (tf.getBackend() !== 'wasm') return null;
+  const backend = tf.backend() as unknown as WasmBackendLike & {
+    refCount(dataId: object): number;
+  };
+  const run = wasmRunOf(kernel, backend);
+  if (run === null || typeof backend.refCount !== 'function') return null;
+  const engine = tf.engine() as unknown as {
+    makeTensorFromTensorInfo(info: TensorInfoLike, backend?: unknown): tf.Tensor;
+  };
+  const specs = kernel.outputs;
+  return {
+    backend,
+    run,
+    offset: (t) => offsetOf(backend, t),
+    refCount: (t) => backend.refCount(t.dataId),
+    alloc: (m) => {
+      const o = specs[m];
+      return engine.makeTensorFromTensorInfo(backend.makeOutput(o.shape.slice(), o.dtype), backend);
+    },
+  };
+}
+
+/**
  * Run the kernel writing its outputs into the buffers of `outputsInto` (no tfjs dispatch, no
  * allocation). See the file header for the aliasing rule (e.g. a LIF step may write the new V
  * into the buffer of the old V it reads).
