@@ -73,11 +73,17 @@ export interface BlockFeed {
    */
   environ?: Readonly<Record<string, (k: number) => number>>;
   /**
-   * Called after step k with the block's buffers of the result leaves (depth-first order) and a
-   * function giving a typed view of a buffer; both are valid during the call only: copy or scan
-   * what you keep (e.g. heapScan.ts's NonzeroScanner for spike events).
+   * Called after step k with the block's buffers of the result leaves (depth-first order) and
+   * `io` to read them (`io.view(t)`) or copy them into other tensors (`io.copy`); both are valid
+   * during the call only: copy or scan what you keep (e.g. heapScan.ts's NonzeroScanner).
    */
-  sink?: (k: number, results: readonly tf.Tensor[], view: (t: tf.Tensor) => tf.TypedArray) => void;
+  sink?: (k: number, results: readonly tf.Tensor[], io: HeapIO) => void;
+  /**
+   * Stacked outputs: result leaf j of step k is copied to row `start + k` of `tensors[j]`
+   * ([T, ...], the leaf's dtype). (Letting the kernels read rows and write results in place
+   * instead measured no faster: the step streams the same memory either way.)
+   */
+  outputs?: { readonly tensors: readonly tf.Tensor[]; readonly start: number };
 }
 
 // ---- backend access ---------------------------------------------------------------------------
@@ -92,14 +98,106 @@ interface CpuBackendLike {
 /** A typed view of a tensor's own buffer (valid until the next wasm heap growth). */
 type ViewOf = (t: tf.Tensor) => tf.TypedArray;
 
-function viewAccess(): ViewOf {
-  const name = tf.getBackend();
-  if (name === 'wasm') {
-    const b = tf.backend() as unknown as WasmBackendLike;
-    return (t) => b.typedArrayFromHeap(t as never);
+interface WasmHeapLike extends WasmBackendLike {
+  wasm?: { asm?: { memory?: unknown } };
+  dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
+}
+
+function bytesPer(dtype: tf.DataType): number {
+  return dtype === 'bool' ? 1 : 4;
+}
+
+/**
+ * Reads and copies of tensors' own buffers: on wasm byte copies within tfjs's heap (no view
+ * objects per call; the heap view is renewed after a heap growth), on cpu typed-array copies.
+ */
+export class HeapIO {
+  /** A typed view of a tensor's buffer (valid until the next wasm heap growth). */
+  readonly view: ViewOf;
+  private readonly memory: WebAssembly.Memory | null = null;
+  private readonly offsets: WasmHeapLike['dataIdMap'] | null = null;
+  private heap: Uint8Array | null = null;
+
+  constructor() {
+    const name = tf.getBackend();
+    if (name === 'wasm') {
+      const b = tf.backend() as unknown as WasmHeapLike;
+      this.view = (t) => b.typedArrayFromHeap(t as never);
+      const m = b.wasm?.asm?.memory;
+      if (m instanceof WebAssembly.Memory) {
+        this.memory = m;
+        this.offsets = b.dataIdMap;
+      }
+    } else {
+      const b = tf.backend() as unknown as CpuBackendLike;
+      this.view = (t) => b.data.get(t.dataId).values as tf.TypedArray;
+    }
   }
-  const b = tf.backend() as unknown as CpuBackendLike;
-  return (t) => b.data.get(t.dataId).values as tf.TypedArray;
+
+  /** Byte offset of a tensor's buffer in the wasm heap (null off wasm). */
+  pointer(t: tf.Tensor): number | null {
+    return this.offsets?.get(t.dataId)?.memoryOffset ?? null;
+  }
+
+  /** Copy `count` elements from src[srcAt…] to dst[dstAt…] (same dtype). */
+  copy(src: tf.Tensor, srcAt: number, dst: tf.Tensor, dstAt: number, count: number): void {
+    const ps = this.pointer(src);
+    const pd = this.pointer(dst);
+    if (ps !== null && pd !== null) {
+      this.copyBytes(
+        ps + srcAt * bytesPer(src.dtype),
+        pd + dstAt * bytesPer(dst.dtype),
+        count * bytesPer(dst.dtype),
+      );
+      return;
+    }
+    const from = this.view(src);
+    this.view(dst).set(
+      srcAt === 0 && count === from.length ? from : from.subarray(srcAt, srcAt + count),
+      dstAt,
+    );
+  }
+
+  /** A bound copy between fixed places (pointers looked up once), for per-step use. */
+  copier(src: tf.Tensor, srcAt: number, dst: tf.Tensor, dstAt: number, count: number): () => void {
+    const ps = this.pointer(src);
+    const pd = this.pointer(dst);
+    if (ps !== null && pd !== null) {
+      const from = ps + srcAt * bytesPer(src.dtype);
+      const to = pd + dstAt * bytesPer(dst.dtype);
+      const bytes = count * bytesPer(dst.dtype);
+      return () => this.copyBytes(from, to, bytes);
+    }
+    return () => this.copy(src, srcAt, dst, dstAt, count);
+  }
+
+  /** Set element 0 of a float32 or int32 tensor. */
+  setScalar(t: tf.Tensor, value: number): void {
+    const p = this.pointer(t);
+    if (p === null || t.dtype === 'bool') {
+      this.view(t)[0] = value;
+      return;
+    }
+    let h = this.heap;
+    if (h === null || h.buffer !== this.memory!.buffer) {
+      h = this.heap = new Uint8Array(this.memory!.buffer);
+    }
+    const dv = (this.scalarView ??= new DataView(new ArrayBuffer(4)));
+    if (t.dtype === 'int32') dv.setInt32(0, value, true);
+    else dv.setFloat32(0, value, true);
+    h[p] = dv.getUint8(0);
+    h[p + 1] = dv.getUint8(1);
+    h[p + 2] = dv.getUint8(2);
+    h[p + 3] = dv.getUint8(3);
+  }
+  private scalarView: DataView | null = null;
+
+  private copyBytes(from: number, to: number, bytes: number): void {
+    let h = this.heap;
+    if (h === null || h.buffer !== this.memory!.buffer)
+      h = this.heap = new Uint8Array(this.memory!.buffer);
+    h.copyWithin(to, from, from + bytes);
+  }
 }
 
 /** A new tensor with its own buffer (zeros). */
@@ -327,12 +425,12 @@ export class StepBlock {
     }
     const why = this.blocker();
     if (why !== null) throw new ArgumentError(`${this.name} block cannot run: ${why}`);
-    const view = viewAccess();
+    const io = new HeapIO();
     const perRun: tf.Tensor[] = [];
     const bufA = this.stateLeaves.map((l) => {
       const src = tensorLeaves(l.state.rawValue)[l.leaf];
       const a = ownBuffer(l.shape, l.dtype);
-      view(a).set(view(src));
+      io.copy(src, 0, a, 0, a.size);
       perRun.push(a);
       return a;
     });
@@ -355,6 +453,7 @@ export class StepBlock {
         walk(a, String(i));
       });
       const rowCopies: { series: tf.Tensor; start: number; size: number; into: tf.Tensor }[] = [];
+      const outCopies = this.outputTargets(feed, n);
       const argBuffers = new Map<number, tf.Tensor>();
       for (const i of this.inputs) {
         if (i.kind !== 'arg') continue;
@@ -367,6 +466,12 @@ export class StepBlock {
           if (row.series.shape[0] === undefined || row.series.shape[0] < need) {
             throw new ArgumentError(
               `${this.name} block: the series of argument ${i.path} has ${row.series.shape[0]} rows; the run needs ${need}`,
+            );
+          }
+          const size = v.shape.reduce((a, b) => a * b, 1);
+          if (row.series.dtype !== v.dtype || row.series.size !== row.series.shape[0] * size) {
+            throw new ArgumentError(
+              `${this.name} block: the series of argument ${i.path} is ${row.series.dtype}[${row.series.shape}], rows of ${v.dtype}[${v.shape}] are needed`,
             );
           }
           const into = ownBuffer(v.shape, v.dtype);
@@ -404,14 +509,16 @@ export class StepBlock {
       };
       const plans = ([0, 1] as const).map((parity) => {
         const b = buffersFor(parity);
-        const ops = this.schedule.steps.map((st) => this.bindStep(st, b, view));
+        const ops = this.schedule.steps.map((st) => this.bindStep(st, b, io));
         // state leaves whose new value is not computed into their own next buffer: copy it
         this.stateLeaves.forEach((l, j) => {
           const next = parity === 0 ? bufB[j] : bufA[j];
           const src = b[l.outSlot]!;
-          if (src !== next) ops.push(() => view(next).set(view(src)));
+          if (src !== next) ops.push(io.copier(src, 0, next, 0, next.size));
         });
-        return { ops, results: this.resultSlots.map((s) => b[s]!) };
+        const results = this.resultSlots.map((s) => b[s]!);
+        const copies = outCopies.map(({ j, into }) => ({ from: results[j], into }));
+        return { ops, results, copies };
       });
       // environ inputs: per-step functions, or the value now
       const environFill = this.environSlots.map(({ slot, key }) => {
@@ -427,23 +534,24 @@ export class StepBlock {
       });
       const rng = this.plan.rng;
       const sink = feed.sink;
+      const outStart = feed.outputs?.start ?? 0;
       for (let k = 0; k < n; k++) {
-        for (const e of environFill) view(e.t)[0] = e.f(k);
-        for (const r of rowCopies) {
-          const row = r.start + k;
-          view(r.into).set(view(r.series).subarray(row * r.size, (row + 1) * r.size));
-        }
+        for (const e of environFill) io.setScalar(e.t, e.f(k));
+        for (const r of rowCopies) io.copy(r.series, (r.start + k) * r.size, r.into, 0, r.size);
         for (const d of this.drawSlots) {
           const t = d.redraw(rng!.splitKey());
           try {
-            view(this.owned.get(d.slot)!).set(view(t));
+            const into = this.owned.get(d.slot)!;
+            io.copy(t, 0, into, 0, into.size);
           } finally {
             t.dispose();
           }
         }
         const p = plans[k & 1];
         for (const op of p.ops) op();
-        if (sink !== undefined) sink(k, p.results, view);
+        for (const c of p.copies)
+          io.copy(c.from, 0, c.into, (outStart + k) * c.from.size, c.from.size);
+        if (sink !== undefined) sink(k, p.results, io);
       }
       // the final values go to the states; the other buffers are freed
       const final = n & 1 ? bufB : bufA;
@@ -478,8 +586,35 @@ export class StepBlock {
     }
   }
 
+  /** The output tensor of each result when `feed.outputs` is given (checked). */
+  private outputTargets(feed: BlockFeed, n: number): { j: number; into: tf.Tensor }[] {
+    const out = feed.outputs;
+    if (out === undefined) return [];
+    if (out.tensors.length !== this.resultSlots.length) {
+      throw new ArgumentError(
+        `${this.name} block: ${out.tensors.length} output tensors for ${this.resultSlots.length} results`,
+      );
+    }
+    return this.resultSlots.map((slot, j) => {
+      const t = out.tensors[j];
+      const v = this.schedule.varOfSlot[slot];
+      const size = v.shape.reduce((a, b) => a * b, 1);
+      if (t.dtype !== v.dtype || t.shape[0] === undefined || t.size !== t.shape[0] * size) {
+        throw new ArgumentError(
+          `${this.name} block: output ${j} is ${t.dtype}[${t.shape}], rows of ${v.dtype}[${v.shape}] are needed`,
+        );
+      }
+      if (t.shape[0] < out.start + n) {
+        throw new ArgumentError(
+          `${this.name} block: output ${j} has ${t.shape[0]} rows; the run needs ${out.start + n}`,
+        );
+      }
+      return { j, into: t };
+    });
+  }
+
   /** The closure computing one scheduled step on the buffers `b`. */
-  private bindStep(st: ScheduledStep, b: (tf.Tensor | undefined)[], view: ViewOf): () => void {
+  private bindStep(st: ScheduledStep, b: (tf.Tensor | undefined)[], io: HeapIO): () => void {
     const ins = st.ins.map((s) => b[s]!);
     const outs = st.outs.map((s) => b[s]!);
     if (st.fused !== undefined) return bindFusedInPlace(st.fused, ins, outs);
@@ -498,7 +633,7 @@ export class StepBlock {
       const r = engine.runKernel(kernel, inputs, attrs);
       const list = Array.isArray(r) ? r : [r];
       try {
-        list.forEach((t, i) => view(outs[i]).set(view(t)));
+        list.forEach((t, i) => io.copy(t, 0, outs[i], 0, outs[i].size));
       } finally {
         tf.dispose(list);
       }

@@ -10,7 +10,7 @@ import { tf } from '../backend/tf';
 import { gradientTapeActive } from '../backend/engine';
 import { activeTraces } from '../state';
 import { isPlainObject } from '../state/tree';
-import { buildBlock, type StepBlock } from './block';
+import { buildBlock, HeapIO, type StepBlock } from './block';
 import { flattenTensors } from './recorder';
 import { rebuildTree } from './loopTree';
 import { StatefulFunction, VarRef } from './statefulFunction';
@@ -117,25 +117,12 @@ function runBlocks(
   let leaves0: tf.Tensor[] = [];
   try {
     leaves0 = flattenTensors(fn(...first.args)).map(([, t]) => t);
-    const backend = tf.getBackend();
-    const view = (t: tf.Tensor) =>
-      backend === 'wasm'
-        ? (
-            tf.backend() as unknown as { typedArrayFromHeap(t: unknown): tf.TypedArray }
-          ).typedArrayFromHeap(t)
-        : ((
-            tf.backend() as unknown as { data: { get(id: object): { values: tf.TypedArray } } }
-          ).data.get(t.dataId).values as tf.TypedArray);
-    ys.forEach((y, i) => view(y).set(view(leaves0[i]), 0));
+    const io = new HeapIO();
+    ys.forEach((y, i) => io.copy(leaves0[i], 0, y, 0, leaves0[i].size));
     block.run(loop.n - 1, {
       args: first.args,
       rows,
-      sink: (k, results, v) => {
-        for (let i = 0; i < results.length; i++) {
-          const r = results[i];
-          v(ys[i]).set(v(r), (k + 1) * r.size);
-        }
-      },
+      outputs: { tensors: ys, start: 1 },
     });
   } catch (e) {
     tf.dispose(ys);

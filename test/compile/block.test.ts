@@ -169,7 +169,7 @@ describe('block execution', () => {
     const seen: number[][] = [];
     (block as StepBlock).run(6, {
       args: [],
-      sink: (_k, r, view) => seen.push(Array.from(view(r[0]))),
+      sink: (_k, r, io) => seen.push(Array.from(io.view(r[0]))),
     });
     expect(seen).toEqual(expected.slice(1));
     expect(Array.from(m.a.value.dataSync())).toEqual(expected[6]);
@@ -266,6 +266,32 @@ describe('forLoop over a jitted step (blocks)', () => {
     }
     expect(tf.memory().numTensors).toBe(before);
     tf.dispose([xs, gains.gain, eager.spike, eager.v]);
+  });
+
+  it('bool and int32 states and outputs are copied with their own element sizes', () => {
+    const make = () => {
+      const count = new ShortTermState<tf.Tensor>(tf.zeros([5], 'int32'));
+      const flag = new ShortTermState<tf.Tensor>(tf.zeros([5], 'bool'));
+      const step = (x: tf.Tensor) => {
+        const up = tf.greater(x, 0.5);
+        flag.value = tf.logicalXor(flag.value, up);
+        count.value = tf.add(count.value, tf.cast(up, 'int32'));
+        return [flag.value, count.value, tf.cast(up, 'int32')];
+      };
+      return { count, flag, step };
+    };
+    const xs = tf.tidy(() => tf.sin(tf.reshape(tf.range(0, 60), [12, 5])));
+    const a = make();
+    const eager = forLoop(a.step, xs);
+    const b = make();
+    const blocked = forLoop(jit(b.step), xs);
+    for (let i = 0; i < 3; i++) {
+      expect(blocked[i].dtype).toBe(eager[i].dtype);
+      expect(Array.from(blocked[i].dataSync())).toEqual(Array.from(eager[i].dataSync()));
+    }
+    expect(Array.from(b.count.value.dataSync())).toEqual(Array.from(a.count.value.dataSync()));
+    expect(Array.from(b.flag.value.dataSync())).toEqual(Array.from(a.flag.value.dataSync()));
+    tf.dispose([...eager, ...blocked, xs]);
   });
 
   it('random draws equal one jitted call per row; a step returning a number takes the ordinary loop', () => {

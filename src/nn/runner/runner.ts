@@ -424,14 +424,14 @@ export class Runner<const N extends string = string> {
         args: [fixed, args],
         rows,
         environ: { t: (q) => t0 + (k + q) * dt, i: (q) => i0 + q },
-        sink: (_q, results, view) => {
+        sink: (_q, results, io) => {
           for (let j = 0; j < results.length; j++) {
             const r = recorders[j];
             const t = results[j];
             const sc = scanners[j];
             if (sc !== null && r instanceof EventRecorder) {
               r.pushIndices(sc.indices, sc.scan(t), t.shape);
-            } else r.pushData(view(t) as HostData, t.shape);
+            } else r.pushData(io.view(t) as HostData, t.shape);
           }
         },
       }),
