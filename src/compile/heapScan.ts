@@ -11,6 +11,7 @@
  */
 import { tf } from '../backend/tf';
 import { ArgumentError } from '../errors';
+import { heapModule } from '../backend/heapWasm';
 import { SCAN_WASM_BASE64 } from './heapScanBinary';
 
 interface ScanExports {
@@ -25,36 +26,7 @@ interface CpuBackendLike {
   data: { get(dataId: object): { values: unknown } };
 }
 
-const instances = new WeakMap<WebAssembly.Memory, ScanExports | null>();
-let bytes: Uint8Array<ArrayBuffer> | null = null;
-
-function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
-  const bin = atob(text);
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
-}
-
-function scanModule(backend: WasmBackendLike): ScanExports | null {
-  const memory = backend.wasm?.asm?.memory;
-  if (!(memory instanceof WebAssembly.Memory)) return null;
-  const cached = instances.get(memory);
-  if (cached !== undefined) return cached;
-  let ex: ScanExports | null = null;
-  const shared =
-    typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
-  if (!shared) {
-    try {
-      bytes ??= decodeBase64(SCAN_WASM_BASE64);
-      const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
-      ex = inst.exports as unknown as ScanExports;
-    } catch {
-      ex = null;
-    }
-  }
-  instances.set(memory, ex);
-  return ex;
-}
+const scanModule = heapModule<ScanExports>(SCAN_WASM_BASE64);
 
 function kindOf(dtype: tf.DataType): number {
   if (dtype === 'float32') return 0;

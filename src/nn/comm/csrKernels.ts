@@ -25,6 +25,7 @@
 import { tf } from '../../backend/tf';
 import { ArgumentError, describeValue } from '../../errors';
 import { csrEventInto, csrTransposeInto, csrWeightGradInto, type XArray } from './csrLoops';
+import { heapModule } from '../../backend/heapWasm';
 import { CSR_WASM_BASE64 } from './csrWasmBinary';
 import { registerBlockKernel } from '../../compile/block';
 
@@ -116,40 +117,11 @@ interface CSRWasmExports {
 // ---- the wasm module ------------------------------------------------------------------------
 
 let wasmMode: WasmCSRMode = 'module';
-let wasmBytes: Uint8Array<ArrayBuffer> | null = null;
-const instances = new WeakMap<object, CSRWasmExports | null>();
-
-function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
-  const bin = atob(text);
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
-}
+const csrModule = heapModule<CSRWasmExports>(CSR_WASM_BASE64);
 
 /** The module instantiated on this backend's memory, or null (then the JS loops run). */
 function wasmModuleOf(backend: WasmBackendLike): CSRWasmExports | null {
-  if (wasmMode !== 'module') return null;
-  const memory = backend.wasm?.asm?.memory;
-  if (!(memory instanceof WebAssembly.Memory)) return null;
-  const cached = instances.get(memory);
-  if (cached !== undefined) return cached;
-  let exports: CSRWasmExports | null = null;
-  // A threaded tfjs build has a shared memory, which our (unshared) import does not accept.
-  const shared =
-    typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
-  if (!shared) {
-    try {
-      wasmBytes ??= decodeBase64(CSR_WASM_BASE64);
-      const instance = new WebAssembly.Instance(new WebAssembly.Module(wasmBytes), {
-        env: { memory },
-      });
-      exports = instance.exports as unknown as CSRWasmExports;
-    } catch {
-      exports = null;
-    }
-  }
-  instances.set(memory, exports);
-  return exports;
+  return wasmMode === 'module' ? csrModule(backend) : null;
 }
 
 /**
