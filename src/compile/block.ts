@@ -31,7 +31,7 @@ import { activeTraces, State } from '../state';
 import { isPlainObject, tensorLeaves, treeSignature, type StateValue } from '../state/tree';
 import { bindFusedInPlace } from './fusion';
 import type { Var } from './program';
-import type { ScheduledStep } from './runner';
+import type { Schedule, ScheduledStep } from './runner';
 import {
   VarRef,
   type ReplayPlan,
@@ -267,19 +267,6 @@ export function buildBlock<A extends unknown[]>(
   if (blocker !== null) return blocker;
   if (plan.draws.length > 0 && plan.rng === null) return 'its random draws have no RandomState';
   return new StepBlock(sf.name, entry, plan, runner.schedule, new Set(perStepKeys));
-}
-
-interface Schedule {
-  readonly steps: readonly ScheduledStep[];
-  readonly varOfSlot: readonly Var[];
-  readonly outSlots: readonly number[];
-  readonly constants: readonly {
-    readonly slot: number;
-    readonly values: unknown;
-    readonly shape: number[];
-    readonly dtype: tf.DataType;
-  }[];
-  readonly extraSlots: ReadonlyMap<Var, number>;
 }
 
 /** A jitted step compiled for runs of many steps (see the file header). */

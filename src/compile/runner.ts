@@ -21,6 +21,20 @@ interface EngineRun {
 /** A step of the schedule: one fused kernel, or one recorded kernel call. */
 export type ScheduledStep = FusedStep | Step;
 
+/** A runner's schedule (see ProgramRunner.schedule). */
+export interface Schedule {
+  readonly steps: readonly ScheduledStep[];
+  readonly varOfSlot: readonly Var[];
+  readonly outSlots: readonly number[];
+  readonly constants: readonly {
+    readonly slot: number;
+    readonly values: unknown;
+    readonly shape: number[];
+    readonly dtype: tf.DataType;
+  }[];
+  readonly extraSlots: ReadonlyMap<Var, number>;
+}
+
 interface FusedStep {
   readonly fused: FusedKernel;
   readonly ins: readonly number[];
@@ -184,18 +198,7 @@ export class ProgramRunner {
    * The schedule, for executors that bind buffers themselves (block.ts): the steps in order, the
    * var of every slot, the output slots, the constants and the per-run slots.
    */
-  get schedule(): {
-    readonly steps: readonly ScheduledStep[];
-    readonly varOfSlot: readonly Var[];
-    readonly outSlots: readonly number[];
-    readonly constants: readonly {
-      readonly slot: number;
-      readonly values: unknown;
-      readonly shape: number[];
-      readonly dtype: tf.DataType;
-    }[];
-    readonly extraSlots: ReadonlyMap<Var, number>;
-  } {
+  get schedule(): Schedule {
     const varOfSlot: Var[] = new Array(this.numSlots);
     for (const [v, s] of this.slotOf) varOfSlot[s] = v;
     return {
