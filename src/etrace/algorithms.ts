@@ -23,9 +23,18 @@
  *     D-RTRL:    ε_s ← Σ_j D[s, j]·ε_j + φ(x, df_s)                       (exact trace, per op)
  *     ES-D-RTRL: x̄ ← α·x̄ + x,  f̄ ← α·D f̄ + (1−α)·df,  ε ≈ x̄ ⊗ f̄ / (1 − α^k)
  * (k = number of updates in the trace; the start-up correction can be switched off).
+ *
+ * Speed (traceKernels.ts): where the kernels run (wasm, cpu), dense traces of one-slot groups are
+ * updated by one fused pass into buffers the algorithm owns (pooled; a buffer is written only when
+ * no state owns it and no live gradient tape captured it), so nothing is allocated per step; the
+ * gradient reads those buffers by reference instead of tfjs's saved copies. The D-RTRL step of
+ * such a trace is deferred: the gradient of the step applies it in the same pass that contracts
+ * the trace with the learning signal (one read and one write of the trace per step), and the next
+ * update (or getEtraceOf) applies it when no gradient did. Values are bit-identical to the tfjs
+ * ops; the contraction sums in another order (test/etrace/fused.test.ts).
  */
 import { tf } from '../backend/tf';
-import { gradientTapeActive, isolatedGradients } from '../backend/engine';
+import { engineState, gradientTapeActive, isolatedGradients } from '../backend/engine';
 import { vmap } from '../augment/vmap';
 import { runEquation } from '../compile/interpreter';
 import type { Equation, Var } from '../compile/program';
@@ -33,6 +42,7 @@ import { flattenTensors, startRecording, stopRecording } from '../compile/record
 import { ownResults } from '../compile/statefulFunction';
 import { ArgumentError, CompilationError, NotSupportedError } from '../errors';
 import { ShortTermState, type State } from '../state';
+import { acquire, ownerCount, release } from '../state/ownership';
 import type { StateValue } from '../state/tree';
 import {
   compileETraceGraph,
@@ -46,6 +56,7 @@ import {
 import type { ETraceOp, ParamTree, TraceTree } from './op';
 import { ETraceParam } from './params';
 import { graphPicture, graphToDot, type GraphView } from './picture';
+import { scaleAddInto } from './traceKernels';
 
 /** The state class that holds eligibility traces inside an algorithm. */
 export class EligibilityTrace<T extends StateValue = tf.Tensor> extends ShortTermState<T> {}
@@ -158,9 +169,40 @@ export abstract class ETraceVjpAlgorithm {
   graph: ETraceGraph | null = null;
   /** Number of trace updates since the last reset. */
   runningIndex = 0;
-  /** Eligibility-trace states, by key (see getEtraceOf). */
+  /**
+   * Eligibility-trace states, by key. Read them through getEtraceOf: a D-RTRL trace step may be
+   * pending (see `pending`), and fused traces are updated in place (valid until the next update).
+   */
   readonly etraces = new Map<string, EligibilityTrace<StateValue>>();
   private needsCompile = false;
+  /**
+   * Buffers of D-RTRL traces updated in place by a fused kernel (ETraceOp.traceUpdateInto), per
+   * trace key: slot trees owned by the algorithm (acquired). A buffer is written only when no
+   * one else owns it (the trace state has moved on to another buffer) and no gradient tape
+   * that is still live captured it in `inject` (its gradient would read it); see takeBuffer.
+   */
+  private readonly pool = new Map<string, TraceTree[]>();
+  private readonly pooled = new WeakSet<tf.Tensor>();
+  /** The tape (engine activeTape) on which `inject` captured a pooled trace tensor. */
+  private readonly capturedOn = new WeakMap<tf.Tensor, unknown>();
+  /**
+   * Deferred D-RTRL trace steps (ε ← d⊙ε + φ(x, df)) of fused relations, by trace key: the
+   * gradient of the step that made one (in `inject`'s gradient) applies it in the same pass over
+   * the trace that computes the weight gradient; otherwise the next update (or a read of the
+   * traces) applies it. The tensors are kept by the algorithm.
+   */
+  private readonly pending = new Map<
+    string,
+    {
+      readonly step: number;
+      readonly rel: HiddenParamOpRelation;
+      readonly d: tf.Tensor;
+      readonly x: tf.Tensor | null;
+      readonly df: tf.Tensor;
+    }
+  >();
+  /** > 0 while a transform that keeps state values without owning them runs (vmap's lanes). */
+  private inPlaceOff = 0;
 
   constructor(model: object, options: AlgorithmOptions = {}) {
     if (
@@ -272,20 +314,25 @@ export abstract class ETraceVjpAlgorithm {
               name: `etrace ${pathTuple(r.path)}→${grp.index}`,
             }),
           );
+          if (grp.numState === 1) this.adopt(this.key(r, grp), slots[0]);
         } else {
+          const f = tf.zeros([...grp.varshape, grp.numState]);
           this.etraces.set(
             this.key(r, grp),
-            new EligibilityTrace(tf.zeros([...grp.varshape, grp.numState]), {
+            new EligibilityTrace(f, {
               name: `f̄ ${pathTuple(r.path)}→${grp.index}`,
             }) as EligibilityTrace<StateValue>,
           );
+          if (grp.numState === 1) this.adopt(this.key(r, grp), { v: f });
           if (r.xVar && !this.etraces.has(this.xKey(r))) {
+            const xbar = tf.zeros(r.xVar.shape as number[]);
             this.etraces.set(
               this.xKey(r),
-              new EligibilityTrace(tf.zeros(r.xVar.shape as number[]), {
+              new EligibilityTrace(xbar, {
                 name: `x̄ of ${pathTuple(r.path)}`,
               }) as EligibilityTrace<StateValue>,
             );
+            this.adopt(this.xKey(r), { v: xbar });
           }
         }
       }
@@ -293,8 +340,111 @@ export abstract class ETraceVjpAlgorithm {
   }
 
   private disposeTraces(): void {
+    this.dropPending();
     for (const t of this.etraces.values()) t.dispose?.();
     this.etraces.clear();
+    for (const list of this.pool.values()) for (const tr of list) this.dropBuffer(tr);
+    this.pool.clear();
+  }
+
+  private dropPending(): void {
+    for (const p of this.pending.values()) tf.dispose([p.d, p.df, ...(p.x ? [p.x] : [])]);
+    this.pending.clear();
+  }
+
+  /** True if `tr` (a pooled trace) may be written in place now: see `pool`. */
+  private writable(tr: TraceTree): boolean {
+    const tape = engineState().activeTape;
+    return Object.values(tr).every(
+      (t) =>
+        this.pooled.has(t) &&
+        !t.isDisposed &&
+        ownerCount(t) <= 2 &&
+        (!tape || this.capturedOn.get(t) !== tape),
+    );
+  }
+
+  /** Apply the deferred trace steps (of one key, or all), in place where allowed. */
+  private flushPending(only?: string): void {
+    const keys = only === undefined ? [...this.pending.keys()] : [only];
+    for (const key of keys) {
+      const p = this.pending.get(key);
+      if (!p) continue;
+      this.pending.delete(key);
+      try {
+        const st = this.etraces.get(key)!;
+        const old = (st.rawValue as unknown as TraceTree[])[0];
+        const w = toTree(p.rel.param.rawValue);
+        const into = this.inPlaceOff === 0 && this.writable(old) ? old : this.takeBuffer(key, old);
+        if (into && p.rel.op.traceUpdateInto!(old, p.d, p.x, p.df, w, into)) {
+          if (into !== old) st.value = [into] as unknown as StateValue;
+        } else {
+          st.value = tf.tidy(() => [
+            sumTrees({ ...p.rel.op.traceScale(old, p.d) }, p.rel.op.traceInstant(p.x, p.df, w)),
+          ]) as unknown as StateValue;
+        }
+      } finally {
+        tf.dispose([p.d, p.df, ...(p.x ? [p.x] : [])]);
+      }
+    }
+  }
+
+  /** Put the zero traces just allocated in the pool (the first update then writes in place). */
+  private adopt(key: string, tr: TraceTree): void {
+    for (const t of Object.values(tr)) {
+      acquire(t);
+      this.pooled.add(t);
+    }
+    this.pool.set(key, [...(this.pool.get(key) ?? []), tr]);
+  }
+
+  private dropBuffer(tr: TraceTree): void {
+    for (const t of Object.values(tr)) {
+      this.pooled.delete(t);
+      if (!t.isDisposed) release(t);
+    }
+  }
+
+  /**
+   * A pooled buffer shaped like `like` that may be overwritten now (see `pool`), or a new one.
+   * Buffers that are neither writable nor captured by the live tape (owned by the trace state,
+   * or by a copy of it) are dropped beyond two per key.
+   */
+  private takeBuffer(key: string, like: TraceTree): TraceTree | null {
+    if (this.inPlaceOff > 0) return null;
+    const list = this.pool.get(key) ?? [];
+    this.pool.set(key, list);
+    const tape = engineState().activeTape;
+    const keys = Object.keys(like);
+    const fits = (tr: TraceTree): boolean =>
+      Object.keys(tr).length === keys.length &&
+      keys.every((k) => tr[k] !== undefined && tf.util.arraysEqual(tr[k].shape, like[k].shape));
+    const live = (tr: TraceTree): boolean =>
+      !!tape && Object.values(tr).some((t) => this.capturedOn.get(t) === tape);
+    const free = (tr: TraceTree): boolean =>
+      Object.values(tr).every((t) => !t.isDisposed && ownerCount(t) === 1) && !live(tr);
+    for (let i = list.length - 1; i >= 0; i--) {
+      const tr = list[i];
+      if (!fits(tr) || Object.values(tr).some((t) => t.isDisposed)) {
+        this.dropBuffer(tr);
+        list.splice(i, 1);
+      }
+    }
+    const found = list.find((tr) => fits(tr) && free(tr));
+    if (found) return found;
+    if (list.length >= 2) {
+      const i = list.findIndex((tr) => !live(tr));
+      if (i >= 0) this.dropBuffer(list.splice(i, 1)[0]);
+    }
+    const fresh: Record<string, tf.Tensor> = {};
+    for (const k of keys) {
+      const t = tf.zeros(like[k].shape, like[k].dtype);
+      acquire(t);
+      this.pooled.add(t);
+      fresh[k] = t;
+    }
+    list.push(fresh);
+    return fresh;
   }
 
   /** Zero the traces and the running index. A new batch size recompiles on the next update. */
@@ -306,6 +456,7 @@ export abstract class ETraceVjpAlgorithm {
       this.needsCompile = true;
       return;
     }
+    this.dropPending();
     for (const t of this.etraces.values()) {
       t.value = tf.tidy(
         () =>
@@ -365,6 +516,7 @@ export abstract class ETraceVjpAlgorithm {
     f?: tf.Tensor;
   }[] {
     const g = this.requireGraph();
+    this.flushPending();
     const rels = g.relations.filter((r) =>
       typeof param === 'string' ? r.path.join('.') === param : r.param === param,
     );
@@ -438,6 +590,7 @@ export abstract class ETraceVjpAlgorithm {
    */
   vmapUpdate(batchSize: number): (x: tf.Tensor) => tf.Tensor {
     const g = this.requireGraph();
+    this.flushPending();
     if (!Number.isInteger(batchSize) || batchSize < 1) {
       throw new ArgumentError(
         `${this.name}.vmapUpdate: batchSize must be a positive integer, got ${batchSize}`,
@@ -465,9 +618,12 @@ export abstract class ETraceVjpAlgorithm {
     let k0 = this.runningIndex;
     return (x: tf.Tensor) => {
       k0 = this.runningIndex;
+      // vmap keeps each lane's new state values without owning them: no buffer reuse meanwhile
+      this.inPlaceOff++;
       try {
         return lanes(x) as tf.Tensor;
       } finally {
+        this.inPlaceOff--;
         this.runningIndex = k0 + 1;
       }
     };
@@ -595,12 +751,17 @@ export abstract class ETraceVjpAlgorithm {
     }
     const out = new Map<HiddenGroup, GroupJacobian>();
     for (const p of passes) {
-      const D = tf.stack(p.rows, -2);
+      // one slot: reshapes (views) instead of stacks (copies)
+      const D =
+        p.rows.length === 1
+          ? tf.reshape(p.rows[0], [...p.rows[0].shape.slice(0, -1), 1, 1])
+          : tf.stack(p.rows, -2);
       tf.dispose(p.rows);
       const df = new Map<HiddenParamOpRelation, tf.Tensor>();
       p.grp.relations.forEach((r, ri) => {
-        df.set(r, tf.stack(p.cols[ri], -1));
-        tf.dispose(p.cols[ri]);
+        const c = p.cols[ri];
+        df.set(r, c.length === 1 ? tf.expandDims(c[0], -1) : tf.stack(c, -1));
+        tf.dispose(c);
       });
       tf.dispose(p.made);
       out.set(p.grp, { D, df });
@@ -673,7 +834,11 @@ export abstract class ETraceVjpAlgorithm {
       if (mode === 'io' && x && !doneX.has(this.xKey(r))) {
         doneX.add(this.xKey(r));
         const st = this.etraces.get(this.xKey(r))!;
-        st.value = tf.add(tf.mul(st.rawValue as tf.Tensor, alpha), x);
+        const old = st.rawValue as tf.Tensor;
+        // x̄ ← α·x̄ + x: one fused pass into a pooled buffer where the kernels run
+        const into = this.takeBuffer(this.xKey(r), { v: old })?.v;
+        st.value =
+          into && scaleAddInto(old, null, x, alpha, 1, into) ? into : tf.add(tf.mul(old, alpha), x);
       }
       for (const grp of r.groups) {
         const { D, df } = jac.get(grp)!;
@@ -682,6 +847,29 @@ export abstract class ETraceVjpAlgorithm {
         const S = grp.numState;
         if (mode === 'param') {
           const old = st.rawValue as unknown as TraceTree[];
+          if (S === 1 && !this.normalize() && r.op.traceUpdateInto && this.inPlaceOff === 0) {
+            const key = this.key(r, grp);
+            this.flushPending(key); // an earlier step's (inside a window, or without a gradient)
+            if (r.op.traceGradUpdate) {
+              // deferred: the gradient pass (or the next update) applies it, see `pending`
+              this.pending.set(key, {
+                step: this.runningIndex,
+                rel: r,
+                d: tf.keep(dij(D, 0, 0)),
+                x: x ? tf.keep(tf.reshape(x, x.shape)) : null,
+                df: tf.keep(slot(dfr, 0)),
+              });
+              continue;
+            }
+          }
+          if (S === 1 && !this.normalize() && r.op.traceUpdateInto) {
+            // fused: ε ← d⊙ε + φ(x, df) in one pass, into a buffer nobody else reads
+            const into = this.takeBuffer(this.key(r, grp), old[0]);
+            if (into && r.op.traceUpdateInto(old[0], dij(D, 0, 0), x, slot(dfr, 0), w, into)) {
+              st.value = [into] as unknown as StateValue;
+              continue;
+            }
+          }
           const next: TraceTree[] = [];
           for (let i = 0; i < S; i++) {
             let acc: Record<string, tf.Tensor> | null = null;
@@ -698,6 +886,13 @@ export abstract class ETraceVjpAlgorithm {
         } else {
           // f̄ ← α·D f̄ + (1−α)·df
           const f = st.rawValue as tf.Tensor;
+          if (S === 1) {
+            const into = this.takeBuffer(this.key(r, grp), { v: f })?.v;
+            if (into && scaleAddInto(f, D, dfr, alpha, 1 - alpha, into)) {
+              st.value = into;
+              continue;
+            }
+          }
           // (D f̄)[..., i] = Σ_j D[..., i, j]·f̄[..., j]; S is small, so no batched matMul
           const Df =
             S === 1
@@ -710,10 +905,47 @@ export abstract class ETraceVjpAlgorithm {
   }
 
   /**
+   * The trace term of a D-RTRL relation with one slot whose step `k` is still pending: the
+   * weight gradient and the trace step in one pass (ETraceOp.traceGradUpdate), or null.
+   */
+  private fusedGrad(
+    r: HiddenParamOpRelation,
+    grp: HiddenGroup,
+    k: number,
+    L: { from: number; count: number; keys: string[] },
+    saved: tf.Tensor[],
+    dy: tf.Tensor,
+    w: ParamTree,
+  ): ParamTree | null {
+    if (grp.numState !== 1 || !r.op.traceGradUpdate) return null;
+    const key = this.key(r, grp);
+    const p = this.pending.get(key);
+    if (!p || p.step !== k) return null;
+    const current = (this.etraces.get(key)!.rawValue as unknown as TraceTree[])[0];
+    const tr: Record<string, tf.Tensor> = {};
+    L.keys.forEach((kk, ki) => (tr[kk] = saved[L.from + ki]));
+    // the trace this gradient reads must be the state's, and only this gradient may read it
+    if (!L.keys.every((kk) => current[kk] === tr[kk])) return null;
+    const ok = Object.values(tr).every(
+      (t) => this.pooled.has(t) && !t.isDisposed && ownerCount(t) <= 2,
+    );
+    if (!ok) return null;
+    const g = tf.tidy(
+      () =>
+        r.op.traceGradUpdate!(tr, slot(dy, 0), w, p.d, p.x, p.df) as unknown as tf.TensorContainer,
+    ) as unknown as ParamTree | null;
+    if (g === null) return null;
+    this.pending.delete(key);
+    tf.dispose([p.d, p.df, ...(p.x ? [p.x] : [])]);
+    return g;
+  }
+
+  /**
    * On a gradient tape: put one custom-gradient node on each group's old hidden values. Its
    * forward is the identity; its gradient turns ∂L/∂h^{t0−1} into the trace term of each weight.
    */
   private inject(): void {
+    this.flushPending();
     if (!gradientTapeActive()) return;
     const g = this.graph!;
     const alpha = this.decay();
@@ -726,6 +958,8 @@ export abstract class ETraceVjpAlgorithm {
       const keys = params.map((p) => leafKeys(toTree(p.value)));
       const paramLeaves = params.flatMap((p) => leavesOf(toTree(p.value)));
       const members = grp.members.map((m) => m.state);
+      // Trace tensors the gradient reads: pooled buffers by reference (the pool will not write them
+      // while this tape is live), others saved (tfjs keeps a copy).
       const traceTensors: tf.Tensor[] = [];
       const layout: { rel: HiddenParamOpRelation; from: number; count: number; keys: string[] }[] =
         [];
@@ -749,15 +983,31 @@ export abstract class ETraceVjpAlgorithm {
         }
       }
       const S = grp.numState;
+      const tape = engineState().activeTape;
+      const toSave: tf.Tensor[] = [];
+      const ref: (tf.Tensor | number)[] = traceTensors.map((t) => {
+        if (this.pooled.has(t)) {
+          this.capturedOn.set(t, tape);
+          return t;
+        }
+        toSave.push(t);
+        return toSave.length - 1;
+      });
       const node = tf.customGrad((...args: unknown[]) => {
         const inputs = args.slice(0, -1) as tf.Tensor[];
         const save = args[args.length - 1] as (ts: tf.Tensor[]) => void;
-        save([...traceTensors]);
+        save(toSave);
         const stacked = inputs[0];
         const ws = inputs.slice(1);
         return {
           value: tf.clone(stacked),
-          gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+          gradFunc: (dy: tf.Tensor, savedCopies: tf.Tensor[]) => {
+            const saved = ref.map((r) => (typeof r === 'number' ? savedCopies[r] : r));
+            if (saved.some((t) => t.isDisposed)) {
+              throw new CompilationError(
+                `${this.name}: internal: an eligibility trace was freed before its gradient was taken`,
+              );
+            }
             const grads: (ParamTree | null)[] = params.map(() => null);
             const trees: ParamTree[] = [];
             let at = 0;
@@ -771,7 +1021,11 @@ export abstract class ETraceVjpAlgorithm {
               const pi = params.indexOf(r.param);
               const w = trees[pi];
               let gr: ParamTree;
-              if (this.modeOf(r) === 'param') {
+              const fused =
+                this.modeOf(r) === 'param' ? this.fusedGrad(r, grp, k, L, saved, dy, w) : null;
+              if (fused !== null) {
+                gr = fused;
+              } else if (this.modeOf(r) === 'param') {
                 gr = tf.tidy(() => {
                   let acc: ParamTree | null = null;
                   for (let s = 0; s < S; s++) {
@@ -786,7 +1040,11 @@ export abstract class ETraceVjpAlgorithm {
                 gr = tf.tidy(() => {
                   const f = saved[L.from];
                   const xbar = L.count === 2 ? saved[L.from + 1] : null;
-                  const comb = tf.div(tf.sum(tf.mul(f, dy), -1), correction);
+                  // Σ_s f̄_s·dy_s / (1 − α^k); one slot: no sum (a sum of one term is exact)
+                  const comb =
+                    S === 1
+                      ? tf.div(tf.mul(slot(f, 0), slot(dy, 0)), correction)
+                      : tf.div(tf.sum(tf.mul(f, dy), -1), correction);
                   return r.op.weightVjp(xbar, comb, w) as unknown as tf.TensorContainer;
                 }) as unknown as ParamTree;
               }
@@ -804,15 +1062,32 @@ export abstract class ETraceVjpAlgorithm {
           },
         };
       }) as unknown as (...xs: tf.Tensor[]) => tf.Tensor;
-      const stacked = tf.tidy(() =>
-        tf.concat(
-          grp.members.map((m, i) =>
-            m.numState === 1 ? tf.expandDims(members[i].value, -1) : members[i].value,
-          ),
-          -1,
-        ),
-      );
+      // one member: no concat / slice (a copy each way on the tape)
+      const single = grp.members.length === 1;
+      const m0 = grp.members[0];
+      const stacked = single
+        ? m0.numState === 1
+          ? tf.expandDims(members[0].value, -1)
+          : members[0].value
+        : tf.tidy(() =>
+            tf.concat(
+              grp.members.map((m, i) =>
+                m.numState === 1 ? tf.expandDims(members[i].value, -1) : members[i].value,
+              ),
+              -1,
+            ),
+          );
       const y = node(stacked, ...paramLeaves);
+      if (single) {
+        if (m0.numState === 1) {
+          stacked.dispose();
+          (members[0] as State<StateValue>).value = tf.reshape(y, [...m0.varshape]);
+          y.dispose();
+        } else {
+          (members[0] as State<StateValue>).value = y;
+        }
+        continue;
+      }
       stacked.dispose();
       let at = 0;
       grp.members.forEach((m, i) => {
@@ -855,6 +1130,17 @@ function runSlice(eqs: readonly Equation[], env: ReadonlyMap<Var, tf.Tensor>): M
         }
         return t;
       });
+      // a reshape to the same shape (tfjs emits many) is the value itself: no kernel, no tape node
+      if (
+        e.kernel === 'Reshape' &&
+        ins.length === 1 &&
+        e.outputs.length === 1 &&
+        ins[0].dtype === e.outputs[0].dtype &&
+        tf.util.arraysEqual(ins[0].shape, [...e.outputs[0].shape])
+      ) {
+        values.set(e.outputs[0], ins[0]);
+        continue;
+      }
       runEquation(e, ins).forEach((t, i) => values.set(e.outputs[i], t));
     }
   };

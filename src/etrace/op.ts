@@ -50,6 +50,33 @@ export interface ETraceOp {
    * w-shaped, with the weight function's derivative applied at the true `w`.
    */
   traceGrad(trace: TraceTree, delta: tf.Tensor, w: ParamTree): ParamTree;
+  /**
+   * Optional fused step: write `traceScale(trace, d) + traceInstant(x, df, w)` into the tensors of
+   * `into` (same keys and shapes as `trace`; they may be the trace's own tensors), in place, with
+   * the same values. Returns false (writing nothing) when it cannot; the caller then composes
+   * traceScale and traceInstant.
+   */
+  traceUpdateInto?(
+    trace: TraceTree,
+    d: tf.Tensor,
+    x: tf.Tensor | null,
+    df: tf.Tensor,
+    w: ParamTree,
+    into: TraceTree,
+  ): boolean;
+  /**
+   * Optional fused backward step: `traceGrad(trace, delta, w)`, and then the trace advanced IN
+   * PLACE as `traceUpdateInto(trace, d, x, df, w, trace)` would, reading the trace once. Returns
+   * null (writing nothing) when it cannot.
+   */
+  traceGradUpdate?(
+    trace: TraceTree,
+    delta: tf.Tensor,
+    w: ParamTree,
+    d: tf.Tensor,
+    x: tf.Tensor | null,
+    df: tf.Tensor,
+  ): ParamTree | null;
 }
 
 /** How the Hybrid learner treats a parameter: D-RTRL ('full'), ES-D-RTRL ('approx'), or by size. */

@@ -20,7 +20,7 @@
  * UnsortedSegmentSum (the gradient of gather), so tf.conv2d / tf.gather would not be
  * differentiable there.
  */
-import { isolatedGradients } from '../backend/engine';
+import { isTapeOn, isolatedGradients } from '../backend/engine';
 import { tf } from '../backend/tf';
 import { ArgumentError, NotSupportedError, describeValue } from '../errors';
 import { csrMatMul, type CSRTensors } from '../nn/comm/csrKernels';
@@ -33,6 +33,7 @@ import {
   type Padding,
 } from '../nn/layers/convOps';
 import type { ETraceOp, ParamTree, TraceTree } from './op';
+import { denseTraceGrad, denseTraceGradUpdate, denseTraceUpdateInto } from './traceKernels';
 
 /** A weight function, applied to the (masked) raw weight: e.g. `tf.abs`. */
 export type WeightFn = (w: tf.Tensor) => tf.Tensor;
@@ -217,6 +218,11 @@ class WeightTransform {
     return call(M === null ? W : tf.mul(W, M));
   }
 
+  /** True if apply(W) is W itself (no mask, no function). */
+  get identity(): boolean {
+    return this.fn === null && this.mask === null;
+  }
+
   /** VJP of `W ↦ apply(W)` at cotangent `G` (W-shaped), a new tensor. */
   vjp(where: string, W: tf.Tensor, G: tf.Tensor): tf.Tensor {
     if (this.fn === null) return this.mask === null ? tf.clone(G) : tf.mul(G, this.mask);
@@ -268,11 +274,98 @@ function denseScale(where: string, trace: TraceTree, d: tf.Tensor): TraceTree {
   });
 }
 
-/** G = Σ_lead trace.weight ⊙ delta[..., None, :] ([I, O]) and Σ_lead trace.bias ⊙ delta. */
+/**
+ * G = Σ_lead trace.weight ⊙ delta[..., None, :] ([I, O]) and Σ_lead trace.bias ⊙ delta: one pass
+ * of the fused kernel where it runs (traceKernels.ts), else the tfjs ops.
+ */
 function denseGrad(trace: Dict, delta: tf.Tensor, bias: boolean): { G: tf.Tensor; gb?: tf.Tensor } {
   const n = trace.weight.rank - 2;
-  const G = sumLead(tf.mul(trace.weight, tf.expandDims(delta, -2)), n);
-  return bias ? { G, gb: sumLead(tf.mul(trace.bias, delta), n) } : { G };
+  // the kernels are not differentiable: on a recording tape (a higher-order gradient) use the ops
+  const fused = !isTapeOn();
+  const G =
+    (fused ? denseTraceGrad(trace.weight, delta) : null) ??
+    sumLead(tf.mul(trace.weight, tf.expandDims(delta, -2)), n);
+  if (!bias) return { G };
+  const gb =
+    (fused ? denseTraceGrad(trace.bias, delta, true) : null) ??
+    sumLead(tf.mul(trace.bias, delta), n);
+  return { G, gb };
+}
+
+/**
+ * denseGrad and then the fused in-place trace update (ETraceOp.traceGradUpdate) in one pass per
+ * key; null (nothing written) when the kernels cannot run.
+ */
+function denseGradUpdate(
+  where: string,
+  trace: TraceTree,
+  delta: tf.Tensor,
+  d: tf.Tensor,
+  x: tf.Tensor | null,
+  df: tf.Tensor,
+  hasBias: boolean,
+  I: number,
+  O: number,
+): { G: tf.Tensor; gb?: tf.Tensor } | null {
+  const t = checkDenseTrace(where, trace, delta, hasBias);
+  if (!sameShape(t.weight.shape.slice(-2), [I, O])) {
+    throw new ArgumentError(
+      `${where}: trace.weight must be [..., ${I}, ${O}], got ${shapeStr(t.weight.shape)}`,
+    );
+  }
+  checkShape(where, 'd', d, delta.shape);
+  checkShape(where, 'df', df, delta.shape);
+  checkTensor(where, 'x', x);
+  checkShape(where, 'x', x, [...t.weight.shape.slice(0, -2), I]);
+  if (isTapeOn() || Object.keys(trace).length !== (hasBias ? 2 : 1)) return null;
+  const backend = tf.backend() as unknown as { refCount(dataId: object): number };
+  const shared = (k: string) =>
+    typeof backend.refCount !== 'function' || backend.refCount(t[k].dataId) !== 1;
+  if (shared('weight') || (hasBias && shared('bias'))) return null;
+  const G = denseTraceGradUpdate(t.weight, delta, d, x, df);
+  if (G === null) return null;
+  if (!hasBias) return { G };
+  const gb = denseTraceGradUpdate(t.bias, delta, d, null, df);
+  if (gb === null) {
+    throw new ArgumentError(`${where}: internal: the fused bias trace step did not run`);
+  }
+  return { G, gb };
+}
+
+/**
+ * The fused dense trace step (ETraceOp.traceUpdateInto) for a trace { weight [...lead, I, O],
+ * bias? [...lead, O] } after the shape checks of traceScale / traceInstant.
+ */
+function denseUpdateInto(
+  where: string,
+  trace: TraceTree,
+  d: tf.Tensor,
+  x: tf.Tensor | null,
+  df: tf.Tensor,
+  into: TraceTree,
+  hasBias: boolean,
+): boolean {
+  const t = checkDenseTrace(where, trace, d, hasBias);
+  checkTensor(where, 'x', x);
+  checkShape(where, 'df', df, d.shape);
+  const w = t.weight.shape;
+  checkShape(where, 'x', x, [...w.slice(0, -2), w[w.length - 2]]);
+  const keys = hasBias ? ['weight', 'bias'] : ['weight'];
+  if (Object.keys(trace).length !== keys.length || Object.keys(into).length !== keys.length) {
+    return false;
+  }
+  const backend = tf.backend() as unknown as { refCount?(dataId: object): number };
+  for (const k of keys) {
+    const o = into[k];
+    if (!(o instanceof tf.Tensor) || !sameShape(o.shape, t[k].shape)) return false;
+    // all or nothing: no key is written when one of them cannot be
+    if (typeof backend.refCount !== 'function' || backend.refCount(o.dataId) !== 1) return false;
+  }
+  if (!denseTraceUpdateInto(t.weight, d, x, df, into.weight)) return false;
+  if (hasBias && !denseTraceUpdateInto(t.bias, d, null, df, into.bias)) {
+    throw new ArgumentError(`${where}: internal: the fused bias trace update did not run`);
+  }
+  return true;
 }
 
 // ---- MatMulOp --------------------------------------------------------------------------------
@@ -352,7 +445,7 @@ export class MatMulOp extends OpBase implements ETraceOp {
     return tf.tidy(() => {
       const dy2 = tf.reshape(dy, [-1, O]);
       const G = tf.matMul(transpose2(tf.reshape(x!, [-1, I])), dy2);
-      const gW = this.transform.vjp(this.name, W, G);
+      const gW = this.transform.identity ? G : this.transform.vjp(this.name, W, G); // G is ours
       if (bare) return gW;
       const out: Dict = { weight: gW };
       if (b !== undefined) out.bias = tf.sum(dy2, 0);
@@ -379,6 +472,18 @@ export class MatMulOp extends OpBase implements ETraceOp {
     return denseScale(this.name, trace, d);
   }
 
+  traceUpdateInto(
+    trace: TraceTree,
+    d: tf.Tensor,
+    x: tf.Tensor | null,
+    df: tf.Tensor,
+    w: ParamTree,
+    into: TraceTree,
+  ): boolean {
+    const { b } = this.read(w);
+    return denseUpdateInto(this.name, trace, d, x, df, into, b !== undefined);
+  }
+
   traceGrad(trace: TraceTree, delta: tf.Tensor, w: ParamTree): ParamTree {
     const { W, b, bare, I, O } = this.read(w);
     const hasBias = b !== undefined;
@@ -390,12 +495,32 @@ export class MatMulOp extends OpBase implements ETraceOp {
     }
     return tf.tidy(() => {
       const { G, gb } = denseGrad(t, delta, hasBias);
-      const gW = this.transform.vjp(this.name, W, G);
+      const gW = this.transform.identity ? G : this.transform.vjp(this.name, W, G); // G is ours
       if (bare) return gW;
       const out: Dict = { weight: gW };
       if (gb !== undefined) out.bias = gb;
       return out;
     });
+  }
+
+  traceGradUpdate(
+    trace: TraceTree,
+    delta: tf.Tensor,
+    w: ParamTree,
+    d: tf.Tensor,
+    x: tf.Tensor | null,
+    df: tf.Tensor,
+  ): ParamTree | null {
+    const { W, b, bare, I, O } = this.read(w);
+    return tf.tidy(() => {
+      const r = denseGradUpdate(this.name, trace, delta, d, x, df, b !== undefined, I, O);
+      if (r === null) return null as unknown as tf.Tensor;
+      const gW = this.transform.identity ? r.G : this.transform.vjp(this.name, W, r.G);
+      if (bare) return gW;
+      const out: Dict = { weight: gW };
+      if (r.gb !== undefined) out.bias = r.gb;
+      return out;
+    }) as ParamTree | null;
   }
 }
 
@@ -503,6 +628,18 @@ export class LoraOp extends OpBase implements ETraceOp {
     return denseScale(this.name, trace, d);
   }
 
+  traceUpdateInto(
+    trace: TraceTree,
+    d: tf.Tensor,
+    x: tf.Tensor | null,
+    df: tf.Tensor,
+    w: ParamTree,
+    into: TraceTree,
+  ): boolean {
+    const { b } = this.read(w);
+    return denseUpdateInto(this.name, trace, d, x, df, into, b !== undefined);
+  }
+
   traceGrad(trace: TraceTree, delta: tf.Tensor, w: ParamTree): ParamTree {
     const { B, A, b, I, O } = this.read(w);
     const hasBias = b !== undefined;
@@ -516,6 +653,22 @@ export class LoraOp extends OpBase implements ETraceOp {
       const { G, gb } = denseGrad(t, delta, hasBias);
       return this.factorGrads(B, A, G, gb);
     });
+  }
+
+  traceGradUpdate(
+    trace: TraceTree,
+    delta: tf.Tensor,
+    w: ParamTree,
+    d: tf.Tensor,
+    x: tf.Tensor | null,
+    df: tf.Tensor,
+  ): ParamTree | null {
+    const { B, A, b, I, O } = this.read(w);
+    return tf.tidy(() => {
+      const r = denseGradUpdate(this.name, trace, delta, d, x, df, b !== undefined, I, O);
+      if (r === null) return null as unknown as tf.Tensor;
+      return this.factorGrads(B, A, r.G, r.gb);
+    }) as ParamTree | null;
   }
 }
 
@@ -1010,7 +1163,7 @@ export class ConvOp extends OpBase implements ETraceOp {
       const dp = tf.reshape(delta, [...lead, P, cout]);
       const prodW = tf.mul(t.weight, tf.reshape(dp, [...lead, P, 1, 1, cout]));
       const G = tf.reshape(tf.sum(tf.reshape(prodW, [-1, prod(W.shape)]), 0), W.shape);
-      const gW = this.transform.vjp(this.name, W, G);
+      const gW = this.transform.identity ? G : this.transform.vjp(this.name, W, G); // G is ours
       if (bare) return gW;
       const out: Dict = { weight: gW };
       if (b !== undefined) {
@@ -1182,7 +1335,7 @@ export class SpMatMulOp extends OpBase implements ETraceOp {
       const x2 = tf.reshape(x!, [-1, this.shape[0]]);
       const dy2 = tf.reshape(dy, [-1, nOut]);
       const G = tf.sum(tf.mul(tf.gather(x2, this.rows, 1), this.atCols(dy2)), 0);
-      const gW = this.transform.vjp(this.name, W, G);
+      const gW = this.transform.identity ? G : this.transform.vjp(this.name, W, G); // G is ours
       if (bare) return gW;
       const out: Dict = { weight: gW };
       if (b !== undefined) out.bias = tf.sum(dy2, 0);
@@ -1243,7 +1396,7 @@ export class SpMatMulOp extends OpBase implements ETraceOp {
     const nl = t.weight.rank - 1;
     return tf.tidy(() => {
       const G = sumLead(tf.mul(t.weight, this.atCols(delta)), nl);
-      const gW = this.transform.vjp(this.name, W, G);
+      const gW = this.transform.identity ? G : this.transform.vjp(this.name, W, G); // G is ours
       if (bare) return gW;
       const out: Dict = { weight: gW };
       if (b !== undefined) out.bias = sumLead(tf.mul(t.bias, delta), nl);
