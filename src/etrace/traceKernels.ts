@@ -24,6 +24,7 @@
  */
 import { tf } from '../backend/tf';
 import { TRACE_WASM_BASE64 } from './traceWasmBinary';
+import { heapModule } from '../backend/heapWasm';
 
 /**
  * The text of the module (assembled by wabt 1.0.39 with simd + bulk memory into
@@ -294,38 +295,10 @@ interface TraceWasmExports {
 export type TraceKernelMode = 'module' | 'js';
 
 let wasmMode: TraceKernelMode = 'module';
-let wasmBytes: Uint8Array<ArrayBuffer> | null = null;
-const instances = new WeakMap<object, TraceWasmExports | null>();
-
-function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
-  const bin = atob(text);
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
-}
+const traceModule = heapModule<TraceWasmExports>(TRACE_WASM_BASE64);
 
 function wasmModuleOf(backend: WasmBackendLike): TraceWasmExports | null {
-  if (wasmMode !== 'module') return null;
-  const memory = backend.wasm?.asm?.memory;
-  if (!(memory instanceof WebAssembly.Memory)) return null;
-  const cached = instances.get(memory);
-  if (cached !== undefined) return cached;
-  let exports: TraceWasmExports | null = null;
-  const shared =
-    typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
-  if (!shared) {
-    try {
-      wasmBytes ??= decodeBase64(TRACE_WASM_BASE64);
-      const instance = new WebAssembly.Instance(new WebAssembly.Module(wasmBytes), {
-        env: { memory },
-      });
-      exports = instance.exports as unknown as TraceWasmExports;
-    } catch {
-      exports = null;
-    }
-  }
-  instances.set(memory, exports);
-  return exports;
+  return wasmMode === 'module' ? traceModule(backend) : null;
 }
 
 let enabled = true;
