@@ -1,13 +1,14 @@
 /**
  * bench/bptt: one BPTT training step (forward through forLoop, backward, Adam update) of the
  * recurrent LIF SNN of examples/rsnn.ts: batch 64, input 100, hidden 256 and 1024, 10 outputs,
- * T = 100 and 500. Reports the step time (min over reps) and the peak tensor bytes. Peers on the
+ * T = 100 and 500. Reports the step time (min over reps) and the peak tensor bytes (tfjs's
+ * counter, and the bytes of distinct buffers). Peers on the
  * same 2-core machine: PyTorch 1.13 CPU 0.13 s (H256,T100), 2.5 s (H1024,T100), 0.60 s
  * (H256,T500), 7.5 s (H1024,T500); brainstate 0.5.4 on JAX CPU 0.126 s (H256,T100).
  *
  *   npx tsx bench/bptt.ts [--configs 256x100,1024x100,256x500,1024x500] [--batch 64] [--reps 3]
- *                         [--checkpoint]   (H1024·T500 always runs checkpointed: plain BPTT would
- *                                           need ~4 GB, the whole wasm heap)
+ *                         [--checkpoint]   (recompute the loop in chunks: checkpointedForLoop,
+ *                                           base 16; automatic past ~2 GB of plain BPTT buffers)
  */
 import {
   environ,
@@ -40,7 +41,10 @@ export interface BpttRow {
   batch: number;
   step_s: number;
   step_median_s: number;
+  /** Peak of tfjs's byte counter (counts every tensor, also those sharing a buffer). */
   peak_bytes: number;
+  /** Peak bytes of distinct buffers (what the step really holds; see peakBufferBytes). */
+  peak_buffer_bytes: number;
   loss: number;
   checkpointed: boolean;
 }
@@ -51,6 +55,52 @@ const PYTORCH: Record<string, number> = {
   '256x500': 0.6,
   '1024x500': 7.5,
 };
+
+interface EngineBuffers {
+  state: { tensorInfo: { has(dataId: object): boolean } };
+  trackTensor(a: tf.Tensor, backend: unknown): void;
+  removeDataId(dataId: object, backend: unknown): void;
+}
+
+/**
+ * Peak bytes of the distinct tensor buffers allocated while `fn` runs (relative to before).
+ * tfjs's own counter (`tf.memory().numBytes`, bench/common peakBytes) adds a tensor's size for
+ * every tensor, so tensors sharing one buffer (reshapes, the tape's saved inputs) count many
+ * times; here a buffer counts once, from the tensor that created it until the backend frees it.
+ */
+export function peakBufferBytes(fn: () => void): number {
+  const e = tf.engine() as unknown as EngineBuffers;
+  const sizes = new WeakMap<object, number>();
+  let live = 0;
+  let peak = 0;
+  const track = e.trackTensor;
+  const remove = e.removeDataId;
+  e.trackTensor = function (this: EngineBuffers, a: tf.Tensor, backend: unknown) {
+    const fresh = !this.state.tensorInfo.has(a.dataId);
+    track.call(this, a, backend);
+    if (fresh && a.dtype !== 'string' && a.dtype !== 'complex64') {
+      const b = a.size * (a.dtype === 'bool' ? 1 : 4);
+      sizes.set(a.dataId, b);
+      live += b;
+      if (live > peak) peak = live;
+    }
+  };
+  e.removeDataId = function (this: EngineBuffers, dataId: object, backend: unknown) {
+    const b = sizes.get(dataId);
+    if (b !== undefined) {
+      live -= b;
+      sizes.delete(dataId);
+    }
+    remove.call(this, dataId, backend);
+  };
+  try {
+    fn();
+  } finally {
+    e.trackTensor = track;
+    e.removeDataId = remove;
+  }
+  return peak;
+}
 
 /** Time one training step of the RSNN for one configuration. */
 export function bpttStep(c: BpttConfig): BpttRow {
@@ -66,7 +116,11 @@ export function bpttStep(c: BpttConfig): BpttRow {
   const step = () => {
     initAllStates(net, { batchSize: c.batch });
     const [grads, loss] = grad(
-      () => losses.softmaxCrossEntropy(tf.mean(net.forward(xs), 0), labels),
+      () =>
+        losses.softmaxCrossEntropy(
+          tf.mean(net.forward(xs, c.checkpointed ? { checkpoint: 16 } : {}), 0),
+          labels,
+        ),
       {
         gradStates: weights,
         returnValue: true,
@@ -78,6 +132,7 @@ export function bpttStep(c: BpttConfig): BpttRow {
   };
   const { train } = interleave({ train: step }, c.reps);
   const { peak } = peakBytes(step);
+  const bufferPeak = peakBufferBytes(step);
   for (const [, s] of net.states()) s.dispose();
   for (const [, s] of opt.states()) s.dispose();
   tf.dispose([xs, labels]);
@@ -88,6 +143,7 @@ export function bpttStep(c: BpttConfig): BpttRow {
     step_s: train.min_ms / 1000,
     step_median_s: train.median_ms / 1000,
     peak_bytes: peak,
+    peak_buffer_bytes: bufferPeak,
     loss: lastLoss,
     checkpointed: c.checkpointed ?? false,
   };
@@ -103,9 +159,9 @@ if (isMain(import.meta.url)) {
   const rows: BpttRow[] = [];
   for (const cfg of configs) {
     const [hidden, T] = cfg.split('x').map(Number);
-    // plain BPTT keeps every step's intermediates (~hidden·batch·T·60 bytes); past ~2 GB the
-    // wasm heap (4 GB) runs out, so recompute in chunks there
-    const checkpointed = a.checkpoint === true || hidden * batch * T * 60 > 2e9;
+    // plain BPTT keeps every step's saved activations: ~hidden·batch·T·40 bytes of buffers
+    // (1.2 GB measured at H1024·T500); past ~2 GB recompute in chunks instead
+    const checkpointed = a.checkpoint === true || hidden * batch * T * 40 > 2e9;
     rows.push(bpttStep({ hidden, T, batch, input: 100, output: 10, reps, checkpointed }));
     console.error(`done H${hidden} T${T}`);
   }
@@ -115,6 +171,7 @@ if (isMain(import.meta.url)) {
       T: r.T,
       step_s: r.step_s,
       peak_MiB: r.peak_bytes / 2 ** 20,
+      buffers_MiB: r.peak_buffer_bytes / 2 ** 20,
       checkpointed: r.checkpointed ? 'yes' : 'no',
       pytorch_1_13_cpu_s: PYTORCH[`${r.hidden}x${r.T}`] ?? NaN,
     })),
@@ -122,7 +179,7 @@ if (isMain(import.meta.url)) {
   console.log(`wrote ${writeResults('bptt', { platform: getPlatform(), rows })}`);
   for (const r of rows) {
     console.log(
-      `RESULT ${JSON.stringify({ hidden: r.hidden, T: r.T, batch: r.batch, step_s: r.step_s, peak_bytes: r.peak_bytes })}`,
+      `RESULT ${JSON.stringify({ hidden: r.hidden, T: r.T, batch: r.batch, step_s: r.step_s, peak_bytes: r.peak_bytes, peak_buffer_bytes: r.peak_buffer_bytes, checkpointed: r.checkpointed })}`,
     );
   }
 }

@@ -8,7 +8,7 @@
  * order is only right with the gradients src/backend/gradients.ts re-registers on import.
  */
 import { tf } from '../backend/tf';
-import { engineState } from '../backend/engine';
+import { engineState, frugalGradients } from '../backend/engine';
 
 /**
  * After a function differentiated at the top level threw, tfjs leaves the tape with its saved
@@ -35,8 +35,9 @@ export function vjp(f: () => tf.Tensor, xs: readonly tf.Tensor[], dy?: tf.Tensor
   // tfjs needs at least one input; an anchor nobody reads gives "no gradients" for an empty list.
   const anchor = xs.length === 0 ? tf.scalar(0) : null;
   try {
-    const { value, grads } = tf.engine().gradients(f, anchor ? [anchor] : [...xs], dy, true);
-    return { value, grads: anchor ? [] : (grads as (tf.Tensor | undefined)[]) };
+    // at the top level, a reverse pass that frees saved tensors and cotangents as it goes
+    const { value, grads } = frugalGradients(f, anchor ? [anchor] : [...xs], dy);
+    return { value, grads: anchor ? [] : grads };
   } catch (e) {
     discardOrphanTape();
     throw e;

@@ -43,6 +43,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { GradConfig, NamedAttrMap, Tensor } from '@tensorflow/tfjs-core';
 // The stock gradients must be registered before we save and replace them.
 import '@tensorflow/tfjs'; // registers tfjs's stock gradients (the umbrella's node bundle)
+import { memoDuringBackward, shareTapeSaves } from './engine';
+import { installWasmKernels } from './wasmKernels';
 
 /** Kernels whose stock gradient `installGradients()` replaces (the stock config is kept). */
 export const REPLACED_GRADIENTS: readonly string[] = [
@@ -107,7 +109,10 @@ function sameDims(a: readonly number[], b: readonly number[]): boolean {
 function matMulT(x: Tensor, y: Tensor, tx: boolean, ty: boolean): Tensor {
   // xᵀ·yᵀ = (y·x)ᵀ: one transpose of the result instead of two of the operands.
   if (tx && ty) return transposeLast2(tf.matMul(y, x));
-  const yy = ty ? transposeLast2(y) : y;
+  // yᵀ is typically a weight's transpose, the same at every step of a BPTT: once per reverse pass
+  const yy = ty
+    ? memoDuringBackward(y.dataId, `T${y.shape.join('x')}`, () => transposeLast2(y))
+    : y;
   if (!tx && x.rank > 2 && y.rank === 2) {
     // A matrix shared by every batch: fold the batch dims into rows, one 2-D matMul.
     const k = x.shape[x.rank - 1];
@@ -530,6 +535,10 @@ function noGradient(kernelName: string): GradConfig {
  * something re-registered a stock gradient meanwhile, which is then replaced again.
  */
 export function installGradients(): void {
+  // not a gradient, but the same "tfjs is slow here" fix-up: wasm Slice/SplitV copy only the slice
+  installWasmKernels();
+  // and the tape's saved tensors share their buffers instead of being copied (engine.ts)
+  shareTapeSaves();
   for (const config of OUR_GRADIENTS) {
     const current = tf.getGradient(config.kernelName) as GradConfig | undefined;
     if (current === config) continue;

@@ -11,3 +11,4 @@ export {
   type Platform,
 } from './platform';
 export * from './gradients';
+export { eventMatMul } from './eventMatMul';

@@ -20,6 +20,7 @@
  * a State. Without a tape, checkpoint(fn) simply calls fn.
  */
 import { tf } from '../backend/tf';
+import { engineState, isolatedGradients } from '../backend/engine';
 import { TransformError } from '../errors';
 import { deferDisposal, ownerCount, State, StateTraceStack, type StateValue } from '../state';
 import { isPlainObject, tensorLeaves, treeSignature } from '../state/tree';
@@ -335,7 +336,9 @@ function recomputeGradient<A extends unknown[]>(
         };
         let grads: (tf.Tensor | null)[];
         try {
-          grads = gradientsInBackward(
+          // not recorded (the usual first-order case): a reverse pass of its own that frees
+          // the recomputed intermediates as it goes; recorded (higher order): on the outer tape
+          grads = (engineState().gradientDepth === 0 ? isolatedGradients : gradientsInBackward)(
             recompute,
             floatIdx.map((i) => xs[i]),
             dy,
