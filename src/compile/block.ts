@@ -174,23 +174,19 @@ export class HeapIO {
   /** Set element 0 of a float32 or int32 tensor. */
   setScalar(t: tf.Tensor, value: number): void {
     const p = this.pointer(t);
-    if (p === null || t.dtype === 'bool') {
+    if (p === null || t.dtype === 'bool' || (p & 3) !== 0) {
       this.view(t)[0] = value;
       return;
     }
-    let h = this.heap;
-    if (h === null || h.buffer !== this.memory!.buffer) {
-      h = this.heap = new Uint8Array(this.memory!.buffer);
+    const buf = this.memory!.buffer;
+    if (this.f32 === null || this.f32.buffer !== buf) {
+      this.f32 = new Float32Array(buf);
+      this.i32 = new Int32Array(buf);
     }
-    const dv = (this.scalarView ??= new DataView(new ArrayBuffer(4)));
-    if (t.dtype === 'int32') dv.setInt32(0, value, true);
-    else dv.setFloat32(0, value, true);
-    h[p] = dv.getUint8(0);
-    h[p + 1] = dv.getUint8(1);
-    h[p + 2] = dv.getUint8(2);
-    h[p + 3] = dv.getUint8(3);
+    (t.dtype === 'int32' ? this.i32! : this.f32)[p >> 2] = value;
   }
-  private scalarView: DataView | null = null;
+  private f32: Float32Array | null = null;
+  private i32: Int32Array | null = null;
 
   private copyBytes(from: number, to: number, bytes: number): void {
     let h = this.heap;

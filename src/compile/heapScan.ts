@@ -63,8 +63,15 @@ export class NonzeroScanner {
   /** The index buffer (valid until the next scan or wasm heap growth). */
   get indices(): Int32Array {
     if (this.host !== null) return this.host;
-    return this.backend!.typedArrayFromHeap(this.out as never) as Int32Array;
+    const v = this.view;
+    // a heap growth detaches the old view (length 0): take a new one
+    if (v !== null && v.length !== 0) return v;
+    return (this.view = this.backend!.typedArrayFromHeap(this.out as never) as Int32Array);
   }
+  private view: Int32Array | null = null;
+  /** The last scanned tensor and its byte offset (a block scans the same buffers every step). */
+  private last: { t: tf.Tensor; ptr: number } | null = null;
+  private outPtr = -1;
 
   /** Scan t; returns the number of non-zero elements (their indices are in `indices`). */
   scan(t: tf.Tensor): number {
@@ -76,11 +83,13 @@ export class NonzeroScanner {
     const kind = kindOf(t.dtype);
     if (this.mod !== null) {
       const b = this.backend!;
-      const p = b.dataIdMap.get(t.dataId);
-      const o = b.dataIdMap.get(this.out!.dataId);
-      if (p !== undefined && o !== undefined) {
-        return this.mod.nonzero(p.memoryOffset, kind, t.size, o.memoryOffset);
+      if (this.outPtr < 0) this.outPtr = b.dataIdMap.get(this.out!.dataId)?.memoryOffset ?? -1;
+      let ptr = this.last !== null && this.last.t === t && !t.isDisposed ? this.last.ptr : -1;
+      if (ptr < 0) {
+        ptr = b.dataIdMap.get(t.dataId)?.memoryOffset ?? -1;
+        if (ptr >= 0) this.last = { t, ptr };
       }
+      if (ptr >= 0 && this.outPtr >= 0) return this.mod.nonzero(ptr, kind, t.size, this.outPtr);
     }
     const values =
       tf.getBackend() === 'cpu'
