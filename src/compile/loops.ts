@@ -10,7 +10,6 @@
  *   const [h, hs] = scan((h, x) => { const n = cell(h, x); return [n, n]; }, h0, xs);
  */
 import { tf } from '../backend/tf';
-import { gradientTapeActive } from '../backend/engine';
 import { describeValue, TransformError } from '../errors';
 import { isPlainObject } from '../state/tree';
 import { blockForLoop } from './blockLoop';
@@ -296,10 +295,6 @@ function stackOutputs(ys: readonly unknown[]): unknown {
   return rebuildTree(ys[0], stacked);
 }
 
-function wasmBackend(): boolean {
-  return tf.getBackend() === 'wasm';
-}
-
 function sliceXs(xs: LoopXs, i: number, unstacked: tf.Tensor[][] | null): unknown[] {
   let j = 0;
   return xs.trees.map(({ template, leaves }) =>
@@ -309,12 +304,9 @@ function sliceXs(xs: LoopXs, i: number, unstacked: tf.Tensor[][] | null): unknow
         if (!(l instanceof tf.Tensor)) return l;
         const k = j++;
         if (unstacked) return unstacked[k][i];
-        // tfjs-wasm 4.22's Slice costs time proportional to the whole input (10 ms for one step
-        // of a [1000, 64, 100] tensor); Gather of one index is 20× cheaper there
-        // (only where no gradient can be asked for: Gather has no gradient on wasm)
-        return wasmBackend() && !gradientTapeActive()
-          ? tf.gather(l, i)
-          : tf.reshape(tf.slice(l, i, 1), l.shape.slice(1));
+        // one row: O(row) on every backend (wasm's stock Slice copied the whole input; the
+        // library's Slice kernel, backend/wasmKernels.ts, copies the slice only)
+        return tf.reshape(tf.slice(l, i, 1), l.shape.slice(1));
       }),
     ),
   );
