@@ -2,10 +2,11 @@
  * bench/online: memory and speed of online learning against BPTT (brainscale's 003 benchmark,
  * scaled): the LIF_Delta_Net of examples/online-evidence.ts (LIF + DeltaProj of an etrace Linear
  * on [input, own spikes] + etrace LeakyRateReadout), input 100 Bernoulli(0.05) spikes, hidden 256,
- * 10 outputs, batch 64, for T = 100, 200, 500, 1000:
+ * 10 outputs, batch 64, for T = 100, 200, 500, 1000 (the Linear and the readout take spikes:
+ * their products walk the non-zeros, etrace `eventInput`):
  * - BPTT: one gradient through the whole sequence (a loop of `net.update` on the tape, the input
- *   steps gathered before the tape — see examples/online-evidence.ts `stepOf`; loss =
- *   cross-entropy of the time-mean readout) + Adam; an out-of-memory error is reported as OOM (and the longer
+ *   steps sliced before the tape — see examples/online-evidence.ts `stepOf`; loss =
+ *   cross-entropy of the time-mean readout, labels as one-hot rows built once) + Adam; an out-of-memory error is reported as OOM (and the longer
  *   sequences are skipped, as upstream stops at the first failure);
  * - D_RTRL and ES_D_RTRL(α = 0.9): per step, `grad` of the cross-entropy of `alg.update(x_t)`,
  *   accumulated (nothing of earlier steps is kept), one Adam step per sequence.
@@ -111,6 +112,8 @@ interface Setup {
   opt: optim.Adam;
   xs: tf.Tensor;
   labels: tf.Tensor;
+  /** The labels as one-hot float32 rows [batch, output] (built once: per step the loss reads them). */
+  targets: tf.Tensor;
   free(): void;
 }
 
@@ -124,16 +127,18 @@ function setup(o: OnlineBenchOptions, T: number): Setup {
   opt.registerTrainableWeights(weights);
   const xs = tf.tidy(() => tf.cast(random.bernoulli(0.05, [T, o.batch, o.input]), 'float32'));
   const labels = random.randint(0, o.output, [o.batch]);
+  const targets = tf.tidy(() => tf.cast(tf.oneHot(labels, o.output), 'float32'));
   return {
     net,
     weights,
     opt,
     xs,
     labels,
+    targets,
     free() {
       for (const [, s] of net.states()) s.dispose();
       for (const [, s] of opt.states()) s.dispose();
-      tf.dispose([xs, labels]);
+      tf.dispose([xs, labels, targets]);
     },
   };
 }
@@ -150,7 +155,7 @@ function onlineSequence(
   let alg: etrace.ETraceVjpAlgorithm | null = null;
   const runStep = (t: number): number => {
     const x = stepOf(s.xs, t);
-    const [g, loss] = grad(() => losses.softmaxCrossEntropy(alg!.update(x), s.labels), {
+    const [g, loss] = grad(() => losses.softmaxCrossEntropy(alg!.update(x), s.targets), {
       gradStates: s.weights,
       returnValue: true,
     })() as unknown as [Parameters<typeof addTrees>[1], tf.Tensor];
@@ -204,7 +209,7 @@ function bpttSequence(s: Setup, T: number): OnlineBenchRow {
           const out = s.net.update(xs[t]);
           sum = sum === null ? out : tf.add(sum, out);
         }
-        return losses.softmaxCrossEntropy(tf.div(sum!, T), s.labels);
+        return losses.softmaxCrossEntropy(tf.div(sum!, T), s.targets);
       },
       { gradStates: s.weights, returnValue: true },
     )() as unknown as [Parameters<typeof addTrees>[1], tf.Tensor];

@@ -73,6 +73,12 @@ export interface LIFDeltaNetOptions {
   recScale?: number;
   /** KaimingNormal scale of the feed-forward weights. Default 1. */
   ffScale?: number;
+  /**
+   * The input is spikes: the Linear walks the non-zeros of [x, own spikes] and the readout those
+   * of the spikes (etrace `eventInput`). Default true; false: dense matMuls (same values up to
+   * float32 summation order).
+   */
+  eventInput?: boolean;
 }
 
 /** LIF neurons driven through a DeltaProj of `Linear([x, own spikes])`, read out by a LeakyRateReadout. */
@@ -90,6 +96,7 @@ export class LIF_Delta_Net extends Module {
       spkReset: 'soft' as const,
       recScale: 1,
       ffScale: 1,
+      eventInput: true,
       ...options,
     };
     this.neu = new LIF(nRec, {
@@ -102,10 +109,15 @@ export class LIF_Delta_Net extends Module {
       comm: new Linear(nIn + nRec, nRec, {
         wInit: ffRecWeight(nIn, nRec, o.ffScale, o.recScale),
         bInit: ZeroInit(),
+        eventInput: o.eventInput,
       }),
       post: this.neu,
     });
-    this.out = new LeakyRateReadout(nRec, nOut, { tau: o.tau_o, wInit: KaimingNormal() });
+    this.out = new LeakyRateReadout(nRec, nOut, {
+      tau: o.tau_o,
+      wInit: KaimingNormal(),
+      eventInput: o.eventInput,
+    });
   }
 
   /** One step on input spikes [batch?, nIn]: returns the readout [batch?, nOut]. */

@@ -268,11 +268,21 @@ export class Recording {
 
 let suspended = 0;
 
-/** A clone that no recording sees and no gradient tape records (shares the data buffer). */
+/**
+ * A clone that no recording sees and no gradient tape records, sharing the data buffer: a
+ * Reshape to the same shape (wasm's Identity copies the buffer; Reshape shares it, reference-
+ * counted, on every backend). The in-place writers refuse shared buffers, so sharing is safe.
+ */
 function quietClone(t: tf.Tensor): tf.Tensor {
   suspended++;
   try {
-    return withoutTape(() => tf.keep(t.clone()));
+    return withoutTape(() =>
+      tf.keep(
+        t.dtype === 'string'
+          ? t.clone()
+          : (tf.engine().runKernel('Reshape', { x: t }, { shape: t.shape }) as tf.Tensor),
+      ),
+    );
   } finally {
     suspended--;
   }

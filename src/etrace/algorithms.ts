@@ -203,6 +203,17 @@ export abstract class ETraceVjpAlgorithm {
   >();
   /** > 0 while a transform that keeps state values without owning them runs (vmap's lanes). */
   private inPlaceOff = 0;
+  /**
+   * Jacobians of groups whose transition is affine in its sources with scalar coefficients (see
+   * affineCoefficients): D and df do not depend on the step's values, only on the coefficients,
+   * so they are computed once and reused while the coefficients are the same. Kept tensors.
+   */
+  private readonly constJac = new Map<
+    HiddenGroup,
+    { readonly coeffs: number[]; readonly jac: GroupJacobian }
+  >();
+  /** Per group: the coefficient vars of an affine transition, or null (not affine). */
+  private readonly affine = new WeakMap<HiddenGroup, Var[] | null>();
 
   constructor(model: object, options: AlgorithmOptions = {}) {
     if (
@@ -340,11 +351,20 @@ export abstract class ETraceVjpAlgorithm {
   }
 
   private disposeTraces(): void {
+    this.dropConstJac();
     this.dropPending();
     for (const t of this.etraces.values()) t.dispose?.();
     this.etraces.clear();
     for (const list of this.pool.values()) for (const tr of list) this.dropBuffer(tr);
     this.pool.clear();
+  }
+
+  private dropConstJac(): void {
+    for (const { jac } of this.constJac.values()) {
+      jac.D.dispose();
+      for (const t of jac.df.values()) t.dispose();
+    }
+    this.constJac.clear();
   }
 
   private dropPending(): void {
@@ -705,7 +725,29 @@ export abstract class ETraceVjpAlgorithm {
       /** [member, slot within member] of each group slot. */
       readonly slotOwner: [number, number][];
     }
-    const passes: Pass[] = g.groups.map((grp) => {
+    // Affine transitions: D and df from the cache while the scalar coefficients are unchanged
+    const out = new Map<HiddenGroup, GroupJacobian>();
+    const toCache: { grp: HiddenGroup; coeffs: number[] }[] = [];
+    const groups = g.groups.filter((grp) => {
+      const cv = this.inPlaceOff === 0 ? this.affineCoefficients(grp) : null;
+      if (cv === null) return true;
+      const coeffs = cv.map((v) => ord(v).dataSync()[0]);
+      const hit = this.constJac.get(grp);
+      if (
+        hit &&
+        hit.coeffs.length === coeffs.length &&
+        hit.coeffs.every((c, i) => Object.is(c, coeffs[i]))
+      ) {
+        const share = (t: tf.Tensor) => tf.reshape(t, t.shape);
+        const df = new Map<HiddenParamOpRelation, tf.Tensor>();
+        for (const [r, t] of hit.jac.df) df.set(r, share(t));
+        out.set(grp, { D: share(hit.jac.D), df });
+        return false;
+      }
+      toCache.push({ grp, coeffs });
+      return true;
+    });
+    const passes: Pass[] = groups.map((grp) => {
       const env = new Map<Var, tf.Tensor>();
       for (const v of grp.externals) env.set(v, ord(v));
       const olds: tf.Tensor[] = [];
@@ -743,13 +785,12 @@ export abstract class ETraceVjpAlgorithm {
     // Groups whose weight ops feed only them can share one backward pass per slot: their
     // transitions are disjoint (a shared op output would mix their df). The others go alone.
     const alone = (p: Pass): boolean => p.grp.relations.some((r) => r.groups.length > 1);
-    const maxS = Math.max(0, ...g.groups.map((x) => x.numState));
+    const maxS = Math.max(0, ...groups.map((x) => x.numState));
     for (let s = 0; s < maxS; s++) {
       const live = passes.filter((p) => p.grp.numState > s);
       const batches = [live.filter((p) => !alone(p)), ...live.filter(alone).map((p) => [p])];
       for (const batch of batches) if (batch.length) this.jacobianPass(batch, s);
     }
-    const out = new Map<HiddenGroup, GroupJacobian>();
     for (const p of passes) {
       // one slot: reshapes (views) instead of stacks (copies)
       const D =
@@ -766,7 +807,73 @@ export abstract class ETraceVjpAlgorithm {
       tf.dispose(p.made);
       out.set(p.grp, { D, df });
     }
+    for (const { grp, coeffs } of toCache) {
+      const j = out.get(grp)!;
+      const old = this.constJac.get(grp);
+      if (old) {
+        old.jac.D.dispose();
+        for (const t of old.jac.df.values()) t.dispose();
+      }
+      const keep = (t: tf.Tensor) => tf.keep(tf.reshape(t, t.shape));
+      const df = new Map<HiddenParamOpRelation, tf.Tensor>();
+      for (const [r, t] of j.df) df.set(r, keep(t));
+      this.constJac.set(grp, { coeffs, jac: { D: keep(j.D), df } });
+    }
     return out;
+  }
+
+  /**
+   * If every new value of the group's transition is an affine function of its sources (old
+   * values, weight-op outputs) whose coefficients are scalar externals — only Add / Sub of
+   * same-shaped terms (or a term and a value not depending on the sources), Neg, and Multiply of a
+   * source term by a scalar external — the coefficient vars (possibly none); else null. Then D and
+   * df are fixed by the coefficients' values (e.g. a leaky readout r ← α·r + y).
+   */
+  private affineCoefficients(grp: HiddenGroup): Var[] | null {
+    if (this.affine.has(grp)) return this.affine.get(grp)!;
+    const result = ((): Var[] | null => {
+      const src = new Set<Var>();
+      for (const m of grp.members) if (m.oldVar) src.add(m.oldVar);
+      for (const r of grp.relations) src.add(r.yVar);
+      const externals = new Set(grp.externals);
+      const coeffs: Var[] = [];
+      const same = (a: Var, b: Var) => tf.util.arraysEqual([...a.shape], [...b.shape]);
+      for (const eq of grp.slice) {
+        if (eq.body || eq.outputs.length !== 1) return null;
+        const o = eq.outputs[0];
+        const ins = eq.inputs.map(([, v]) => v);
+        const aff = ins.filter((v) => src.has(v));
+        if (aff.length === 0) return null; // a value computed from non-sources: not handled
+        if (!aff.every((v) => same(v, o) && v.dtype === 'float32')) return null;
+        const rest = ins.filter((v) => !src.has(v));
+        switch (eq.kernel) {
+          case 'Add':
+          case 'Sub':
+            // an additive term not depending on the sources does not change D or df
+            if (ins.length !== 2 || !rest.every((v) => externals.has(v))) return null;
+            break;
+          case 'Neg':
+            if (ins.length !== 1) return null;
+            break;
+          case 'Multiply': {
+            if (ins.length !== 2 || aff.length !== 1 || rest.length !== 1) return null;
+            const c = rest[0];
+            if (!externals.has(c) || c.shape.some((d) => d !== 1) || c.dtype !== 'float32') {
+              return null;
+            }
+            coeffs.push(c);
+            break;
+          }
+          default:
+            return null;
+        }
+        src.add(o);
+      }
+      // every member's new value must be affine (computed above, or a source itself)
+      return grp.members.every((m) => src.has(m.newVar)) ? coeffs : null;
+    })();
+    this.affine.set(grp, result);
+    return result;
   }
 
   /** One backward pass for slot `s` of every group in `batch`: row s of D and column s of df. */
@@ -914,7 +1021,7 @@ export abstract class ETraceVjpAlgorithm {
     k: number,
     L: { from: number; count: number; keys: string[] },
     saved: tf.Tensor[],
-    dy: tf.Tensor,
+    delta: tf.Tensor,
     w: ParamTree,
   ): ParamTree | null {
     if (grp.numState !== 1 || !r.op.traceGradUpdate) return null;
@@ -931,8 +1038,7 @@ export abstract class ETraceVjpAlgorithm {
     );
     if (!ok) return null;
     const g = tf.tidy(
-      () =>
-        r.op.traceGradUpdate!(tr, slot(dy, 0), w, p.d, p.x, p.df) as unknown as tf.TensorContainer,
+      () => r.op.traceGradUpdate!(tr, delta, w, p.d, p.x, p.df) as unknown as tf.TensorContainer,
     ) as unknown as ParamTree | null;
     if (g === null) return null;
     this.pending.delete(key);
@@ -993,6 +1099,10 @@ export abstract class ETraceVjpAlgorithm {
         toSave.push(t);
         return toSave.length - 1;
       });
+      // one member with one slot: the node takes the hidden value as it is (no slot axis)
+      const single = grp.members.length === 1;
+      const m0 = grp.members[0];
+      const flat = single && m0.numState === 1;
       const node = tf.customGrad((...args: unknown[]) => {
         const inputs = args.slice(0, -1) as tf.Tensor[];
         const save = args[args.length - 1] as (ts: tf.Tensor[]) => void;
@@ -1000,8 +1110,12 @@ export abstract class ETraceVjpAlgorithm {
         const stacked = inputs[0];
         const ws = inputs.slice(1);
         return {
-          value: tf.clone(stacked),
-          gradFunc: (dy: tf.Tensor, savedCopies: tf.Tensor[]) => {
+          // a new tensor on the same buffer (wasm's clone copies)
+          value: tf.reshape(stacked, stacked.shape),
+          gradFunc: (dyIn: tf.Tensor, savedCopies: tf.Tensor[]) => {
+            // flat: dyIn is slot 0 itself (S = 1); else dyIn has the slot axis
+            const dy = dyIn;
+            const dySlot = (s: number): tf.Tensor => (flat ? dyIn : slot(dy, s));
             const saved = ref.map((r) => (typeof r === 'number' ? savedCopies[r] : r));
             if (saved.some((t) => t.isDisposed)) {
               throw new CompilationError(
@@ -1022,7 +1136,9 @@ export abstract class ETraceVjpAlgorithm {
               const w = trees[pi];
               let gr: ParamTree;
               const fused =
-                this.modeOf(r) === 'param' ? this.fusedGrad(r, grp, k, L, saved, dy, w) : null;
+                this.modeOf(r) === 'param'
+                  ? this.fusedGrad(r, grp, k, L, saved, dySlot(0), w)
+                  : null;
               if (fused !== null) {
                 gr = fused;
               } else if (this.modeOf(r) === 'param') {
@@ -1031,7 +1147,7 @@ export abstract class ETraceVjpAlgorithm {
                   for (let s = 0; s < S; s++) {
                     const tr: Record<string, tf.Tensor> = {};
                     L.keys.forEach((kk, ki) => (tr[kk] = saved[L.from + s * L.keys.length + ki]));
-                    const part = r.op.traceGrad(tr, slot(dy, s), w);
+                    const part = r.op.traceGrad(tr, dySlot(s), w);
                     acc = acc === null ? part : addTrees(acc, part);
                   }
                   return acc as unknown as tf.TensorContainer;
@@ -1043,14 +1159,14 @@ export abstract class ETraceVjpAlgorithm {
                   // Σ_s f̄_s·dy_s / (1 − α^k); one slot: no sum (a sum of one term is exact)
                   const comb =
                     S === 1
-                      ? tf.div(tf.mul(slot(f, 0), slot(dy, 0)), correction)
+                      ? tf.div(tf.mul(slot(f, 0), dySlot(0)), correction)
                       : tf.div(tf.sum(tf.mul(f, dy), -1), correction);
                   return r.op.weightVjp(xbar, comb, w) as unknown as tf.TensorContainer;
                 }) as unknown as ParamTree;
               }
               grads[pi] = addTrees(grads[pi], gr);
             }
-            const out: tf.Tensor[] = [tf.zerosLike(dy)];
+            const out: tf.Tensor[] = [tf.zerosLike(dyIn)];
             params.forEach((p, pi) => {
               const gt = grads[pi];
               const wl = leavesOf(trees[pi]);
@@ -1063,12 +1179,8 @@ export abstract class ETraceVjpAlgorithm {
         };
       }) as unknown as (...xs: tf.Tensor[]) => tf.Tensor;
       // one member: no concat / slice (a copy each way on the tape)
-      const single = grp.members.length === 1;
-      const m0 = grp.members[0];
       const stacked = single
-        ? m0.numState === 1
-          ? tf.expandDims(members[0].value, -1)
-          : members[0].value
+        ? members[0].value
         : tf.tidy(() =>
             tf.concat(
               grp.members.map((m, i) =>
@@ -1079,13 +1191,7 @@ export abstract class ETraceVjpAlgorithm {
           );
       const y = node(stacked, ...paramLeaves);
       if (single) {
-        if (m0.numState === 1) {
-          stacked.dispose();
-          (members[0] as State<StateValue>).value = tf.reshape(y, [...m0.varshape]);
-          y.dispose();
-        } else {
-          (members[0] as State<StateValue>).value = y;
-        }
+        (members[0] as State<StateValue>).value = y;
         continue;
       }
       stacked.dispose();

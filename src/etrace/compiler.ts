@@ -58,6 +58,8 @@ const MIXING = new Set([
   'Einsum',
   'Tile',
   'BstCSREvent',
+  'BstEventMatMul',
+  'BstEventMatMulT',
   'UnsortedSegmentSum',
   'SparseToDense',
   'ScatterNd',

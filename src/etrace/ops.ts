@@ -23,6 +23,7 @@
 import { isTapeOn, isolatedGradients } from '../backend/engine';
 import { tf } from '../backend/tf';
 import { ArgumentError, NotSupportedError, describeValue } from '../errors';
+import { eventMatMul } from '../backend/eventMatMul';
 import { csrMatMul, type CSRTensors } from '../nn/comm/csrKernels';
 import {
   convValid,
@@ -378,6 +379,12 @@ export interface MatMulOpOptions {
   weightFn?: WeightFn;
   /** `x @ (f(W) ⊙ M)` instead of the default `x @ f(W ⊙ M)`. */
   applyWeightFnBeforeMask?: boolean;
+  /**
+   * The input is mostly zeros (spikes): compute the product by an event walk over its non-zeros
+   * (`eventMatMul`, src/backend/eventMatMul.ts; its tape gradient wrt the weight is an event walk
+   * too). Same values as the dense product up to float32 summation order. Default false.
+   */
+  eventInput?: boolean;
 }
 
 /**
@@ -390,6 +397,8 @@ export class MatMulOp extends OpBase implements ETraceOp {
   readonly weightMask: tf.Tensor | null;
   readonly weightFn: WeightFn | null;
   readonly applyWeightFnBeforeMask: boolean;
+  /** The forward product is an event walk over x's non-zeros (MatMulOpOptions.eventInput). */
+  readonly eventInput: boolean;
   private readonly transform: WeightTransform;
 
   constructor(options: MatMulOpOptions = {}) {
@@ -401,6 +410,12 @@ export class MatMulOp extends OpBase implements ETraceOp {
       o.weightFn,
       o.applyWeightFnBeforeMask,
     );
+    if (o.eventInput !== undefined && typeof o.eventInput !== 'boolean') {
+      throw new ArgumentError(
+        `${this.name}: eventInput must be a boolean, got ${describeValue(o.eventInput)}`,
+      );
+    }
+    this.eventInput = o.eventInput === true;
     this.weightMask = this.transform.mask;
     this.weightFn = this.transform.fn;
     this.applyWeightFnBeforeMask = this.transform.fnFirst;
@@ -433,7 +448,9 @@ export class MatMulOp extends OpBase implements ETraceOp {
     const lead = this.lead(x, I);
     return tf.tidy(() => {
       const E = this.transform.apply(this.name, W);
-      const y = tf.reshape(tf.matMul(tf.reshape(x!, [-1, I]), E), [...lead, O]);
+      const x2 = x!.rank === 2 ? x! : tf.reshape(x!, [-1, I]);
+      const p = this.eventInput && x2.dtype === 'float32' ? eventMatMul(x2, E) : tf.matMul(x2, E);
+      const y = lead.length === 1 ? p : tf.reshape(p, [...lead, O]);
       return b === undefined ? y : tf.add(y, b);
     });
   }

@@ -746,3 +746,62 @@ describe('HiddenGroupState', () => {
     expectClose(onlineGrads(alg, net.W, xs, cs), ref, 1e-5);
   });
 });
+
+/** h ← α_t·h + x W + b with a scalar α_t (a JS number) that the model may change per step. */
+class ScalarLeaky extends Module {
+  W: ETraceParam;
+  h!: HiddenState;
+  step = 0;
+  constructor(
+    readonly nIn: number,
+    readonly nH: number,
+    readonly alphaAt: (t: number) => number,
+  ) {
+    super();
+    this.W = new ETraceParam(
+      { weight: random.normal(0, 0.5, [nIn, nH]), bias: random.normal(0, 0.2, [nH]) },
+      new MatMulOp(),
+    );
+  }
+  override initState(o: InitStateOptions = {}): void {
+    this.h = new HiddenState(tf.zeros(o.batchSize ? [o.batchSize, this.nH] : [this.nH]));
+    this.step = 0;
+  }
+  override update(x: tf.Tensor): tf.Tensor {
+    const y = this.W.execute(x);
+    this.h.value = tf.add(tf.mul(this.h.value, this.alphaAt(this.step++)), y);
+    return this.h.value;
+  }
+}
+
+describe('affine transitions: Jacobians reused while the scalar coefficients are unchanged', () => {
+  const cases: [string, (t: number) => number][] = [
+    ['a fixed α (reused)', () => 0.8],
+    ['an α that changes at some steps (recomputed)', (t) => (t < 4 ? 0.9 : t < 8 ? 0.3 : 0.6)],
+  ];
+  for (const [label, alphaAt] of cases) {
+    it(`D_RTRL equals BPTT with ${label}`, () => {
+      const { xs, cs } = data(21);
+      random.seed(22);
+      const net = new ScalarLeaky(NI, NH, alphaAt);
+      net.initState({ batchSize: B });
+      const snap = snapshot(net);
+      const ref = bpttGrads(net, net.W, xs, cs);
+      restore(snap);
+      net.step = 0;
+      const alg = new D_RTRL(net);
+      alg.compileGraph(xs[0]);
+      net.step = 0; // compileGraph ran one step of the model
+      const on = onlineGrads(alg, net.W, xs, cs);
+      expectClose(on, ref, 1e-5);
+      // the group's Jacobians are cached (one entry), and the cache is freed with the learner
+      const cache = (alg as unknown as { constJac: Map<unknown, unknown> }).constJac;
+      expect(cache.size).toBe(1);
+      const before = tf.memory().numTensors;
+      alg.dispose();
+      expect(cache.size).toBe(0);
+      expect(tf.memory().numTensors).toBeLessThan(before);
+      tf.dispose([...xs, ...cs, ...snap.values()]);
+    });
+  }
+});

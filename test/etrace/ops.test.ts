@@ -102,7 +102,13 @@ function matmulCase(
   return {
     name,
     make: (lead) => {
-      const x = randomTensor([...lead, I], 1);
+      // eventInput: a spike-like x (about half of the entries zero, the rest any value)
+      const x = options?.eventInput
+        ? tf.tidy(() => {
+            const v = randomTensor([...lead, I], 1);
+            return tf.mul(v, tf.cast(tf.greater(randomTensor([...lead, I], 9), 0), 'float32'));
+          })
+        : randomTensor([...lead, I], 1);
       const W = randomTensor([I, O], 2);
       const b = randomTensor([O], 3);
       const w: ParamTree = bare ? W : bias ? { weight: W, bias: b } : { weight: W };
@@ -260,6 +266,13 @@ const CASES: Case[] = [
     { weightMask: SIGN, weightFn: tf.abs, applyWeightFnBeforeMask: true },
     (W) => tf.mul(tf.abs(W), SIGN),
     true,
+  ),
+  matmulCase('MatMulOp eventInput', { eventInput: true }, (W) => W, true),
+  matmulCase(
+    'MatMulOp eventInput + mask + tanh weightFn',
+    { eventInput: true, weightMask: MASK, weightFn: tf.tanh },
+    (W) => tf.tanh(tf.mul(W, MASK)),
+    false,
   ),
   {
     name: 'LoraOp',
@@ -522,6 +535,71 @@ describe('MatMulOp', () => {
         return tf.sum(op.forward(xx, W));
       })(x);
       expect(gx.shape).toEqual([3, I]);
+    });
+  });
+
+  it('eventInput: forward and tape gradients equal the dense op at a spiking size, via the event kernels', () => {
+    // B64, [100 input + 256 hidden] spikes (~2 % non-zero) → 256, as in bench/online.ts
+    const [B, K, N] = [64, 356, 256];
+    const x = tf.tidy(() =>
+      tf.cast(tf.less(tf.randomUniform([B, K], 0, 1, 'float32', 5), 0.023), 'float32'),
+    );
+    const W = randomTensor([K, N], 81);
+    const b = randomTensor([N], 82);
+    const dy = randomTensor([B, N], 83);
+    const ev = new MatMulOp({ eventInput: true });
+    const dense = new MatMulOp();
+    expect(ev.eventInput).toBe(true);
+    expect(dense.eventInput).toBe(false);
+    const run = (op: MatMulOp) =>
+      tf.tidy(() => {
+        const f = (xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) =>
+          tf.sum(tf.mul(op.forward(xx, { weight: ww, bias: bb }), dy));
+        const [gx, gw, gb] = tf.grads(f)([x, W, b]);
+        return [op.forward(x, { weight: W, bias: b }), gx, gw, gb];
+      });
+    const names: string[] = [];
+    const eng = tf.engine() as unknown as { runKernel(n: string, ...a: unknown[]): unknown };
+    const orig = eng.runKernel;
+    eng.runKernel = function (n: string, ...a: unknown[]) {
+      names.push(n);
+      return orig.call(this, n, ...a);
+    };
+    let e: tf.Tensor[];
+    try {
+      e = run(ev);
+    } finally {
+      eng.runKernel = orig;
+    }
+    expect(names).toContain('BstEventMatMul');
+    expect(names).toContain('BstEventMatMulT'); // the tape's weight gradient walks the events
+    expect(names.filter((n) => n === 'BatchMatMul').length).toBeGreaterThan(0); // dx = dy·Wᵀ
+    const d = run(dense);
+    const what = ['forward', 'dx', 'dW', 'db'];
+    e.forEach((t, i) => {
+      expect(t.shape).toEqual(d[i].shape);
+      expectClose(t.dataSync(), d[i].dataSync(), 1e-5, 1e-6, `eventInput ${what[i]}`);
+    });
+    // no leaks over repeated forward + gradient calls
+    tf.dispose([...e, ...d]);
+    tf.dispose(run(ev));
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 20; i++) tf.dispose(run(ev));
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([x, W, b, dy]);
+  });
+
+  it('eventInput: an integer x falls back to the dense product; a non-boolean option is an error', () => {
+    tf.tidy(() => {
+      const op = new MatMulOp({ eventInput: true });
+      const W = randomTensor([I, O], 84);
+      const xi = tf.tensor2d([[0, 1, 0, 2]], [1, I], 'int32');
+      expectTree(op.forward(xi, W), tf.matMul(tf.cast(xi, 'float32'), W), 'int32 x');
+      expectArgumentError(
+        () => new MatMulOp({ eventInput: 1 as unknown as boolean }),
+        'MatMulOp',
+        'eventInput',
+      );
     });
   });
 

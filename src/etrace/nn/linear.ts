@@ -60,6 +60,11 @@ export interface LinearOptions extends ETraceLayerOptions {
   bInit?: TensorInit | null;
   /** A fixed mask broadcastable to [in, out] multiplying the weight (e.g. 0/1 connectivity). */
   wMask?: tf.Tensor | NumberArray | null;
+  /**
+   * The input is mostly zeros (spikes): the product walks its non-zeros instead of a dense
+   * matMul (MatMulOpOptions.eventInput; same values up to float32 summation order). Default false.
+   */
+  eventInput?: boolean;
 }
 
 /** Dense layer y = x @ (W ⊙ mask) + b: `MatMulOp(weightMask)` on `weight` = `{ weight, bias? }`. */
@@ -75,6 +80,11 @@ export class Linear extends Module {
     const where = layerLabel(this);
     checkParamOptions(where, options);
     const [nIn, nOut] = denseShape(where, this.inSize!, this.outSize!);
+    if (options.eventInput !== undefined && typeof options.eventInput !== 'boolean') {
+      throw new ArgumentError(
+        `${where}: eventInput must be a boolean, got ${describeValue(options.eventInput)}`,
+      );
+    }
     const mask = options.wMask ?? null;
     this.wMask = mask === null ? null : tf.keep(paramTensor(mask, [nIn, nOut], `${where}: wMask`));
     const params: LinearParams = {
@@ -82,7 +92,10 @@ export class Linear extends Module {
     };
     const bInit = options.bInit === undefined ? ZeroInit() : options.bInit;
     if (bInit !== null) params.bias = paramTensor(bInit, [nOut], `${where}: bInit`);
-    const op = new MatMulOp(this.wMask === null ? {} : { weightMask: this.wMask });
+    const op = new MatMulOp({
+      ...(this.wMask === null ? {} : { weightMask: this.wMask }),
+      ...(options.eventInput === true ? { eventInput: true } : {}),
+    });
     this.weight = layerParam(where, params, op, options);
   }
 

@@ -38,13 +38,19 @@ function readoutWeight(
   inShape: readonly number[],
   outShape: readonly number[],
   wInit: TensorInit | undefined,
-  options: ETraceLayerOptions,
+  options: ETraceLayerOptions & { eventInput?: boolean },
 ): LayerParam<ReadoutParams> {
   checkParamOptions(owner, options);
+  if (options.eventInput !== undefined && typeof options.eventInput !== 'boolean') {
+    throw new ArgumentError(
+      `${owner}: eventInput must be a boolean, got ${describeValue(options.eventInput)}`,
+    );
+  }
   const nIn = inShape[inShape.length - 1];
   const nOut = outShape[outShape.length - 1];
   const W = paramTensor(wInit ?? KaimingNormal(), [nIn, nOut], `${owner}: wInit`);
-  return layerParam(owner, { weight: W }, new MatMulOp(), options);
+  const op = new MatMulOp(options.eventInput === true ? { eventInput: true } : {});
+  return layerParam(owner, { weight: W }, op, options);
 }
 
 /** x as float32 of shape [...lead, nIn] (checked; a typed error naming the readout). */
@@ -78,6 +84,11 @@ export interface LeakyRateReadoutOptions extends ETraceLayerOptions {
   wInit?: TensorInit;
   /** Initial r: a number, tensor, initializer or function (default ZeroInit()). */
   rInit?: TensorInit;
+  /**
+   * The input is mostly zeros (spikes): the product walks its non-zeros (MatMulOpOptions
+   * .eventInput; same values up to float32 summation order). Default false.
+   */
+  eventInput?: boolean;
 }
 
 /** A leaky rate readout r ← exp(−dt/τ)·r + x @ W, with W an etrace parameter. */
