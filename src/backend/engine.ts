@@ -73,6 +73,14 @@ export function isolatedGradients(
 interface EngineInternals {
   clone(x: tf.Tensor): tf.Tensor;
   backendName: string | null;
+  backend: { incRef?(dataId: object): void };
+  runKernelFunc: unknown;
+  makeTensorFromDataId(
+    dataId: object,
+    shape: number[],
+    dtype: tf.DataType,
+    backend: unknown,
+  ): tf.Tensor;
   state: { activeScope: { name: string } | null };
   addTapeNode(
     scopeName: string,
@@ -101,9 +109,18 @@ export function shareTapeSaves(): void {
   sharedSaves = true;
   const eng = tf.engine() as unknown as EngineInternals;
   const stockClone = eng.clone;
+  const stockRunKernelFunc = eng.runKernelFunc;
   eng.clone = function (this: EngineInternals, x: tf.Tensor): tf.Tensor {
     if (this.backendName !== 'wasm' || x.dtype === 'string') return stockClone.call(this, x);
-    const y = tf.engine().runKernel('Reshape', { x }, { shape: x.shape }) as tf.Tensor;
+    // a second handle on the same buffer, made directly (what wasm's Reshape kernel does, without
+    // a kernel dispatch: about 100 saves per step of an online-learning step); through the
+    // Reshape kernel while the recorder hooks kernels, so a recorded program sees the save
+    let y: tf.Tensor;
+    const backend = this.backend;
+    if (this.runKernelFunc === stockRunKernelFunc && typeof backend.incRef === 'function') {
+      backend.incRef(x.dataId);
+      y = this.makeTensorFromDataId(x.dataId, x.shape.slice(), x.dtype, backend);
+    } else y = tf.engine().runKernel('Reshape', { x }, { shape: x.shape }) as tf.Tensor;
     const grad = (dy: tf.Tensor) => ({
       x: () => tf.engine().runKernel('Cast', { x: dy }, { dtype: 'float32' }) as tf.Tensor,
     });

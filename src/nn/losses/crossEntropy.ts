@@ -6,6 +6,7 @@
  * under the default 'mean' reduction).
  */
 import { tf } from '../../backend/tf';
+import { stopGradient } from '../../surrogate/kernels';
 import {
   checkLogits,
   checkReduction,
@@ -37,7 +38,12 @@ export function softmaxCrossEntropy(
     const target = classTargets(where, z, labels, options.checkLabels ?? true);
     const numClasses = z.shape[z.rank - 1];
     const y = target.kind === 'index' ? oneHotRows(target.indices, numClasses) : target.probs;
-    const logProbs = tf.sub(z, tf.logSumExp(z, -1, true));
+    // log softmax = z − m − log Σ exp(z − m) with the row max m held constant: the same
+    // values as tf.logSumExp, and the same gradient (m cancels), without the max's gradient
+    // kernels (an Equal mask and friends per call)
+    const m = stopGradient(tf.max(z, -1, true));
+    const shifted = tf.sub(z, m);
+    const logProbs = tf.sub(shifted, tf.log(tf.sum(tf.exp(shifted), -1, true)));
     const perSample = tf.neg(tf.sum(tf.mul(y, logProbs), -1));
     return reduce(perSample, reduction);
   });
