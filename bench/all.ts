@@ -370,9 +370,15 @@ function withPeerColumns(
     const ours = row[f.metric];
     if (typeof ours !== 'number') continue;
     const col = peerColumn(f.peer);
-    out[`${col}_${f.metric.split('.').pop()}`] =
-      f.source === 'reference' ? `${fmt(f.value)}*` : f.value;
-    out[`×${col}`] = ours / f.value;
+    const metric = f.metric.split('.').pop()!;
+    // the peer's figure once per peer; one ratio per compared metric (run_s, steady_run_s, …)
+    const value = `${col}_${figures
+      .find((g) => g.peer === f.peer)!
+      .metric.split('.')
+      .pop()}`;
+    out[value] ??= f.source === 'reference' ? `${fmt(f.value)}*` : f.value;
+    const first = figures.find((g) => g.peer === f.peer)!.metric === f.metric;
+    out[first ? `×${col}` : `×${col} (${metric})`] = ours / f.value;
   }
   return out;
 }
