@@ -282,6 +282,30 @@ function weightGradWith(a: Access, { inputs, attrs }: KernelArgs): TensorInfoLik
 
 // ---- wasm module bodies ---------------------------------------------------------------------
 
+/** The arguments of the module's csr_event for these tensors (byte offsets in the heap). */
+function csrEventArgs(
+  backend: WasmBackendLike,
+  t: Record<'x' | 'indptr' | 'indices' | 'weight', TensorInfoLike>,
+  out: TensorInfoLike,
+  nPost: number,
+  asEvent: boolean,
+): Parameters<CSRWasmExports['csr_event']> {
+  const off = (u: TensorInfoLike) => backend.dataIdMap.get(u.dataId).memoryOffset;
+  return [
+    off(t.x),
+    t.x.dtype === 'bool' ? 1 : 0,
+    leading(t.x.shape),
+    t.indptr.shape[0] - 1,
+    off(t.indptr),
+    off(t.indices),
+    off(t.weight),
+    t.weight.shape.length === 0 ? 1 : 0,
+    off(out),
+    nPost,
+    asEvent ? 1 : 0,
+  ];
+}
+
 function wasmEvent(args: KernelArgs): TensorInfoLike {
   const backend = args.backend as WasmBackendLike;
   const mod = wasmModuleOf(backend);
@@ -289,19 +313,14 @@ function wasmEvent(args: KernelArgs): TensorInfoLike {
   const { x, indptr, indices, weight } = args.inputs;
   const nPost = args.attrs.nPost as number;
   const out = backend.makeOutput(withLast(x.shape, nPost), 'float32');
-  const off = (t: TensorInfoLike) => backend.dataIdMap.get(t.dataId).memoryOffset;
   mod.csr_event(
-    off(x),
-    x.dtype === 'bool' ? 1 : 0,
-    leading(x.shape),
-    indptr.shape[0] - 1,
-    off(indptr),
-    off(indices),
-    off(weight),
-    weight.shape.length === 0 ? 1 : 0,
-    off(out),
-    nPost,
-    args.attrs.asEvent === true ? 1 : 0,
+    ...csrEventArgs(
+      backend,
+      { x, indptr, indices, weight },
+      out,
+      nPost,
+      args.attrs.asEvent === true,
+    ),
   );
   return out;
 }
@@ -490,20 +509,7 @@ function bindEventInto(
     const backend = tf.backend() as unknown as WasmBackendLike;
     const mod = wasmModuleOf(backend);
     if (mod === null) return null;
-    const off = (t: tf.Tensor) => backend.dataIdMap.get(t.dataId).memoryOffset;
-    const args = [
-      off(x),
-      x.dtype === 'bool' ? 1 : 0,
-      leading(x.shape),
-      indptr.shape[0] - 1,
-      off(indptr),
-      off(indices),
-      off(weight),
-      weight.shape.length === 0 ? 1 : 0,
-      off(out),
-      nPost,
-      asEvent ? 1 : 0,
-    ] as const;
+    const args = csrEventArgs(backend, { x, indptr, indices, weight }, out, nPost, asEvent);
     return () => mod.csr_event(...args);
   }
   if (name === 'cpu') {
