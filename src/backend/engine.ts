@@ -109,15 +109,15 @@ export function shareTapeSaves(): void {
   sharedSaves = true;
   const eng = tf.engine() as unknown as EngineInternals;
   const stockClone = eng.clone;
-  const stockRunKernelFunc = eng.runKernelFunc;
   eng.clone = function (this: EngineInternals, x: tf.Tensor): tf.Tensor {
     if (this.backendName !== 'wasm' || x.dtype === 'string') return stockClone.call(this, x);
     // a second handle on the same buffer, made directly (what wasm's Reshape kernel does, without
-    // a kernel dispatch: about 100 saves per step of an online-learning step); through the
-    // Reshape kernel while the recorder hooks kernels, so a recorded program sees the save
+    // a kernel dispatch: about 100 saves per step of an online-learning step). Also while the
+    // recorder hooks kernels: only backward kernels read saves, and a recorded backward does not
+    // replay anyway (its tape inputs are not program values)
     let y: tf.Tensor;
     const backend = this.backend;
-    if (this.runKernelFunc === stockRunKernelFunc && typeof backend.incRef === 'function') {
+    if (typeof backend.incRef === 'function') {
       backend.incRef(x.dataId);
       y = this.makeTensorFromDataId(x.dataId, x.shape.slice(), x.dtype, backend);
     } else y = tf.engine().runKernel('Reshape', { x }, { shape: x.shape }) as tf.Tensor;
