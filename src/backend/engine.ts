@@ -74,7 +74,6 @@ interface EngineInternals {
   clone(x: tf.Tensor): tf.Tensor;
   backendName: string | null;
   backend: { incRef?(dataId: object): void };
-  runKernelFunc: unknown;
   makeTensorFromDataId(
     dataId: object,
     shape: number[],
@@ -93,6 +92,21 @@ interface EngineInternals {
 }
 
 let sharedSaves = false;
+
+/**
+ * A new tensor on the same buffer as `x` (reference-counted, like a Reshape to the same shape),
+ * made without a kernel dispatch where the backend counts references (wasm, cpu); otherwise
+ * through the Reshape kernel. No tape node and no recorded equation.
+ */
+export function sharedHandle(x: tf.Tensor): tf.Tensor {
+  const eng = tf.engine() as unknown as EngineInternals;
+  const backend = eng.backend;
+  if (typeof backend.incRef === 'function' && x.dtype !== 'string') {
+    backend.incRef(x.dataId);
+    return eng.makeTensorFromDataId(x.dataId, x.shape.slice(), x.dtype, backend);
+  }
+  return tf.engine().runKernel('Reshape', { x }, { shape: x.shape }) as tf.Tensor;
+}
 
 /**
  * Make the tape save tensors for the backward pass without copying them on wasm. tfjs-core 4.22
@@ -115,12 +129,7 @@ export function shareTapeSaves(): void {
     // a kernel dispatch: about 100 saves per step of an online-learning step). Also while the
     // recorder hooks kernels: only backward kernels read saves, and a recorded backward does not
     // replay anyway (its tape inputs are not program values)
-    let y: tf.Tensor;
-    const backend = this.backend;
-    if (typeof backend.incRef === 'function') {
-      backend.incRef(x.dataId);
-      y = this.makeTensorFromDataId(x.dataId, x.shape.slice(), x.dtype, backend);
-    } else y = tf.engine().runKernel('Reshape', { x }, { shape: x.shape }) as tf.Tensor;
+    const y = sharedHandle(x);
     const grad = (dy: tf.Tensor) => ({
       x: () => tf.engine().runKernel('Cast', { x: dy }, { dtype: 'float32' }) as tf.Tensor,
     });

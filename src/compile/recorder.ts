@@ -7,7 +7,7 @@
  * kernels inside a customGrad's forward function become that equation's body.
  */
 import { tf } from '../backend/tf';
-import { withoutTape } from '../backend/engine';
+import { sharedHandle, withoutTape } from '../backend/engine';
 import { TransformError } from '../errors';
 import {
   setReadObserver,
@@ -269,20 +269,14 @@ export class Recording {
 let suspended = 0;
 
 /**
- * A clone that no recording sees and no gradient tape records, sharing the data buffer: a
- * Reshape to the same shape (wasm's Identity copies the buffer; Reshape shares it, reference-
- * counted, on every backend). The in-place writers refuse shared buffers, so sharing is safe.
+ * A clone that no recording sees and no gradient tape records, sharing the data buffer
+ * (backend/engine.ts sharedHandle: wasm's Identity would copy it). The in-place writers refuse
+ * shared buffers, so sharing is safe.
  */
 function quietClone(t: tf.Tensor): tf.Tensor {
   suspended++;
   try {
-    return withoutTape(() =>
-      tf.keep(
-        t.dtype === 'string'
-          ? t.clone()
-          : (tf.engine().runKernel('Reshape', { x: t }, { shape: t.shape }) as tf.Tensor),
-      ),
-    );
+    return withoutTape(() => tf.keep(t.dtype === 'string' ? t.clone() : sharedHandle(t)));
   } finally {
     suspended--;
   }
