@@ -13,6 +13,7 @@ import { SCAN_WAT } from '../../src/compile/heapScanSource';
 import { SCAN_WASM_BASE64 } from '../../src/compile/heapScanBinary';
 import { jit } from '../../src/compile/jit';
 import { forLoop } from '../../src/compile/loops';
+import { ProgressBar, type ProgressWriter } from '../../src/compile/progress';
 import * as environ from '../../src/environ';
 import { ArgumentError } from '../../src/errors';
 import { Module } from '../../src/graph';
@@ -28,9 +29,17 @@ beforeEach(() => {
   random.seed(7);
 });
 
-type Mode = 'blocks' | 'steps' | 'eager';
+type Mode = 'blocks' | 'chunked' | 'steps' | 'eager';
+/** 'chunked': blocks of `blockSteps` steps (a progress bar is shown, to a silent writer). */
+const silent: ProgressWriter = { start: () => {}, update: () => {}, stop: () => {} };
 const modeOptions = (m: Mode) =>
-  m === 'blocks' ? {} : m === 'steps' ? { blocks: false } : { jit: false };
+  m === 'blocks'
+    ? {}
+    : m === 'chunked'
+      ? { progressBar: new ProgressBar({ writer: silent }) }
+      : m === 'steps'
+        ? { blocks: false }
+        : { jit: false };
 
 function eventsOf(e: SpikeEvents) {
   return { steps: Array.from(e.steps), indices: Array.from(e.indices) };
@@ -66,9 +75,10 @@ describe('block execution', () => {
     const blocks = await run('blocks');
     expect(blocks.blocker).toBeNull();
     expect(blocks.E.steps.length).toBeGreaterThan(20); // the network is active
+    const chunked = await run('chunked');
     const steps = await run('steps');
     const eager = await run('eager');
-    for (const other of [steps, eager]) {
+    for (const other of [chunked, steps, eager]) {
       expect(blocks.E).toEqual(other.E);
       expect(blocks.I).toEqual(other.I);
       expect(blocks.V).toEqual(other.V);

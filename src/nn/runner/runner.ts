@@ -104,7 +104,10 @@ export interface RunnerOptions<N extends string = string> {
    * and synapses create theirs in initState), so a freshly built network just runs.
    */
   initStates?: boolean | 'auto' | InitStateOptions;
-  /** Steps per block read back from the device (default 100). */
+  /**
+   * Steps per block read back from the device when stepping (default 100); when running in
+   * blocks, steps per block call if a progress bar is shown (else the whole run is one call).
+   */
   blockSteps?: number;
   /**
    * Run the jitted step in blocks of `blockSteps` steps per call (block.ts: no user JS, fused
@@ -265,8 +268,9 @@ export class Runner<const N extends string = string> {
     try {
       while (k < n) {
         if (block !== null) {
-          // a run of steps up to the next read-back boundary, in one block call
-          const m = Math.min(blockSteps - (k % blockSteps), n - k);
+          // the rest of the run in one block call (monitors need no read-back), or up to the
+          // next `blockSteps` boundary when a progress bar shows the steps
+          const m = progress === null ? n - k : Math.min(blockSteps - (k % blockSteps), n - k);
           for (let q = 0; q < m; q++) ts[k + q] = this.t0 + (k + q) * dt;
           this.runBlock(block, k, m, dt, fixed, recorders);
           k += m;
