@@ -20,45 +20,13 @@
  * `csrWasmBinary.ts` holds this text compiled by wabt 1.0.39 (features: simd, bulk memory); the
  * test test/nn/comm.wasm.test.ts recompiles it and fails if the two differ.
  */
+import { WAT_NEXT_F32, WAT_NEXT_U8 } from '../../backend/watNonzero';
+
 export const CSR_WAT = String.raw`(module
   (import "env" "memory" (memory 1))
 
-  ;; The first index >= i whose float32 value is non-zero, or n.
-  (func $next_f32 (param $p i32) (param $i i32) (param $n i32) (result i32)
-    (block $tail
-      (loop $vec
-        (br_if $tail (i32.gt_u (i32.add (local.get $i) (i32.const 4)) (local.get $n)))
-        (br_if $tail (v128.any_true (f32x4.ne
-          (v128.load align=4 (i32.add (local.get $p) (i32.shl (local.get $i) (i32.const 2))))
-          (v128.const f32x4 0 0 0 0))))
-        (local.set $i (i32.add (local.get $i) (i32.const 4)))
-        (br $vec)))
-    (block $found
-      (loop $one
-        (br_if $found (i32.ge_u (local.get $i) (local.get $n)))
-        (br_if $found (f32.ne
-          (f32.load (i32.add (local.get $p) (i32.shl (local.get $i) (i32.const 2))))
-          (f32.const 0)))
-        (local.set $i (i32.add (local.get $i) (i32.const 1)))
-        (br $one)))
-    (local.get $i))
-
-  ;; The first index >= i whose byte is non-zero, or n.
-  (func $next_u8 (param $p i32) (param $i i32) (param $n i32) (result i32)
-    (block $tail
-      (loop $vec
-        (br_if $tail (i32.gt_u (i32.add (local.get $i) (i32.const 16)) (local.get $n)))
-        (br_if $tail (v128.any_true (v128.load align=1 (i32.add (local.get $p) (local.get $i)))))
-        (local.set $i (i32.add (local.get $i) (i32.const 16)))
-        (br $vec)))
-    (block $found
-      (loop $one
-        (br_if $found (i32.ge_u (local.get $i) (local.get $n)))
-        (br_if $found (i32.load8_u (i32.add (local.get $p) (local.get $i))))
-        (local.set $i (i32.add (local.get $i) (i32.const 1)))
-        (br $one)))
-    (local.get $i))
-
+${WAT_NEXT_F32}
+${WAT_NEXT_U8}
   (func $next_active (param $p i32) (param $xBool i32) (param $i i32) (param $n i32) (result i32)
     (if (result i32) (local.get $xBool)
       (then (call $next_u8 (local.get $p) (local.get $i) (local.get $n)))
