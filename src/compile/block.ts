@@ -267,9 +267,6 @@ export function buildBlock<A extends unknown[]>(
 
 /** A jitted step compiled for runs of many steps (see the file header). */
 export class StepBlock {
-  /** Number of kernels per step that run in place (fused or with a binder) / dispatched. */
-  readonly inPlaceKernels: number;
-  readonly dispatchedKernels: number;
   private readonly stateLeaves: StateLeaf[] = [];
   private readonly inputs: InputSource[] = [];
   /** Block-owned buffers of intermediate, constant, environ, draw and row slots. */
@@ -373,11 +370,6 @@ export class StepBlock {
       if (this.inputs.some((i) => i.kind === 'arg' && i.slot === s)) return; // bound per run
       this.owned.set(s, ownBuffer(v.shape, v.dtype));
     });
-    let inPlace = 0;
-    for (const st of schedule.steps)
-      if (st.fused !== undefined || binders.has(st.kernel)) inPlace++;
-    this.inPlaceKernels = inPlace;
-    this.dispatchedKernels = schedule.steps.length - inPlace;
   }
 
   /** Why the block cannot run now (null: it can). */
@@ -630,11 +622,4 @@ export class StepBlock {
     tf.dispose([...this.owned.values()]);
     this.owned.clear();
   }
-}
-
-/** Kernel names of a block's steps (for reports): fused kernels are named BstFused_…. */
-export function blockKernelNames(block: StepBlock): string[] {
-  return (block as unknown as { schedule: Schedule }).schedule.steps.map((s) =>
-    s.fused !== undefined ? s.fused.name : s.kernel,
-  );
 }

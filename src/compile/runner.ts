@@ -25,7 +25,6 @@ export type ScheduledStep = FusedStep | Step;
 export interface Schedule {
   readonly steps: readonly ScheduledStep[];
   readonly varOfSlot: readonly Var[];
-  readonly outSlots: readonly number[];
   readonly constants: readonly {
     readonly slot: number;
     readonly values: unknown;
@@ -196,7 +195,7 @@ export class ProgramRunner {
 
   /**
    * The schedule, for executors that bind buffers themselves (block.ts): the steps in order, the
-   * var of every slot, the output slots, the constants and the per-run slots.
+   * var of every slot, the constants and the per-run slots.
    */
   get schedule(): Schedule {
     const varOfSlot: Var[] = new Array(this.numSlots);
@@ -204,7 +203,6 @@ export class ProgramRunner {
     return {
       steps: this.steps,
       varOfSlot,
-      outSlots: this.outSlots,
       constants: this.constSlots.map((slot, i) => ({ slot, ...this.constValues[i] })),
       extraSlots: this.extraSlots,
     };

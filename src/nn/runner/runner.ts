@@ -321,6 +321,7 @@ export class Runner<const N extends string = string> {
       block?.dispose();
       for (const sc of this.scanners) sc?.dispose();
       this.scanners = [];
+      this.seriesOf = [];
       tf.dispose(series);
       tf.dispose(fixed.filter((f): f is tf.Tensor => f !== null));
       this.monitorStates = [];
