@@ -388,11 +388,86 @@ export interface MatMulOpOptions {
 }
 
 /**
+ * The dense-trace part shared by MatMulOp and LoraOp: both keep the trace of an effective weight
+ * `[I, O]` (`{ weight: [...lead, I, O], bias?: [...lead, O] }`) and differ only in how they read
+ * their parameters and map the effective-weight gradient G (and the bias gradient) to them.
+ */
+abstract class DenseTraceOp extends OpBase {
+  protected abstract read(w: ParamTree): { b?: tf.Tensor; I: number; O: number };
+  /** x's leading axes (x must be `[...lead, I]`). */
+  protected abstract lead(x: tf.Tensor | null, I: number): number[];
+  /** The parameter gradients from the effective-weight gradient G and the bias gradient. */
+  protected abstract paramGrads(w: ParamTree, G: tf.Tensor, gb?: tf.Tensor): ParamTree;
+
+  traceZeros(x: tf.Tensor | null, _y: tf.Tensor, w: ParamTree): TraceTree {
+    const { b, I, O } = this.read(w);
+    const lead = this.lead(x, I);
+    const out: Dict = { weight: tf.zeros([...lead, I, O]) };
+    if (b !== undefined) out.bias = tf.zeros([...lead, O]);
+    return out;
+  }
+
+  traceInstant(x: tf.Tensor | null, df: tf.Tensor, w: ParamTree): TraceTree {
+    const { b, I, O } = this.read(w);
+    const lead = this.lead(x, I);
+    checkShape(this.name, 'df', df, [...lead, O]);
+    return tf.tidy(() => denseInstant(x!, df, b !== undefined));
+  }
+
+  traceScale(trace: TraceTree, d: tf.Tensor): TraceTree {
+    return denseScale(this.name, trace, d);
+  }
+
+  traceUpdateInto(
+    trace: TraceTree,
+    d: tf.Tensor,
+    x: tf.Tensor | null,
+    df: tf.Tensor,
+    w: ParamTree,
+    into: TraceTree,
+  ): boolean {
+    const { b } = this.read(w);
+    return denseUpdateInto(this.name, trace, d, x, df, into, b !== undefined);
+  }
+
+  traceGrad(trace: TraceTree, delta: tf.Tensor, w: ParamTree): ParamTree {
+    const { b, I, O } = this.read(w);
+    const hasBias = b !== undefined;
+    const t = checkDenseTrace(this.name, trace, delta, hasBias);
+    if (!sameShape(t.weight.shape.slice(-2), [I, O])) {
+      throw new ArgumentError(
+        `${this.name}: trace.weight must be [..., ${I}, ${O}], got ${shapeStr(t.weight.shape)}`,
+      );
+    }
+    return tf.tidy(() => {
+      const { G, gb } = denseGrad(t, delta, hasBias);
+      return this.paramGrads(w, G, gb) as tf.TensorContainer;
+    }) as ParamTree;
+  }
+
+  traceGradUpdate(
+    trace: TraceTree,
+    delta: tf.Tensor,
+    w: ParamTree,
+    d: tf.Tensor,
+    x: tf.Tensor | null,
+    df: tf.Tensor,
+  ): ParamTree | null {
+    const { b, I, O } = this.read(w);
+    return tf.tidy(() => {
+      const r = denseGradUpdate(this.name, trace, delta, d, x, df, b !== undefined, I, O);
+      if (r === null) return null as unknown as tf.Tensor;
+      return this.paramGrads(w, r.G, r.gb) as tf.TensorContainer;
+    }) as ParamTree | null;
+  }
+}
+
+/**
  * `y = x @ f(W ⊙ M) + b` (or `x @ (f(W) ⊙ M) + b`): x `[...lead, I]`, w `{ weight: [I, O],
  * bias?: [O] }` or the bare weight, y `[...lead, O]`. Trace `{ weight: [...lead, I, O],
  * bias?: [...lead, O] }` in effective-weight coordinates.
  */
-export class MatMulOp extends OpBase implements ETraceOp {
+export class MatMulOp extends DenseTraceOp implements ETraceOp {
   readonly kind = 'interaction' as const;
   readonly weightMask: tf.Tensor | null;
   readonly weightFn: WeightFn | null;
@@ -421,7 +496,13 @@ export class MatMulOp extends OpBase implements ETraceOp {
     this.applyWeightFnBeforeMask = this.transform.fnFirst;
   }
 
-  private read(w: ParamTree): { W: tf.Tensor; b?: tf.Tensor; bare: boolean; I: number; O: number } {
+  protected read(w: ParamTree): {
+    W: tf.Tensor;
+    b?: tf.Tensor;
+    bare: boolean;
+    I: number;
+    O: number;
+  } {
     const { dict, bare } = readTree(this.name, w, ['weight', 'bias'], ['weight'], 'weight');
     const W = dict.weight;
     if (W.rank !== 2) {
@@ -433,7 +514,7 @@ export class MatMulOp extends OpBase implements ETraceOp {
   }
 
   /** x's leading axes (x must be `[...lead, I]`). */
-  private lead(x: tf.Tensor | null, I: number): number[] {
+  protected lead(x: tf.Tensor | null, I: number): number[] {
     checkTensor(this.name, 'x', x);
     if (x.rank === 0 || x.shape[x.rank - 1] !== I) {
       throw new ArgumentError(
@@ -470,74 +551,13 @@ export class MatMulOp extends OpBase implements ETraceOp {
     });
   }
 
-  traceZeros(x: tf.Tensor | null, _y: tf.Tensor, w: ParamTree): TraceTree {
-    const { b, I, O } = this.read(w);
-    const lead = this.lead(x, I);
-    const out: Dict = { weight: tf.zeros([...lead, I, O]) };
-    if (b !== undefined) out.bias = tf.zeros([...lead, O]);
+  protected paramGrads(w: ParamTree, G: tf.Tensor, gb?: tf.Tensor): ParamTree {
+    const { W, bare } = this.read(w);
+    const gW = this.transform.identity ? G : this.transform.vjp(this.name, W, G); // G is ours
+    if (bare) return gW;
+    const out: Dict = { weight: gW };
+    if (gb !== undefined) out.bias = gb;
     return out;
-  }
-
-  traceInstant(x: tf.Tensor | null, df: tf.Tensor, w: ParamTree): TraceTree {
-    const { b, I, O } = this.read(w);
-    const lead = this.lead(x, I);
-    checkShape(this.name, 'df', df, [...lead, O]);
-    return tf.tidy(() => denseInstant(x!, df, b !== undefined));
-  }
-
-  traceScale(trace: TraceTree, d: tf.Tensor): TraceTree {
-    return denseScale(this.name, trace, d);
-  }
-
-  traceUpdateInto(
-    trace: TraceTree,
-    d: tf.Tensor,
-    x: tf.Tensor | null,
-    df: tf.Tensor,
-    w: ParamTree,
-    into: TraceTree,
-  ): boolean {
-    const { b } = this.read(w);
-    return denseUpdateInto(this.name, trace, d, x, df, into, b !== undefined);
-  }
-
-  traceGrad(trace: TraceTree, delta: tf.Tensor, w: ParamTree): ParamTree {
-    const { W, b, bare, I, O } = this.read(w);
-    const hasBias = b !== undefined;
-    const t = checkDenseTrace(this.name, trace, delta, hasBias);
-    if (!sameShape(t.weight.shape.slice(-2), [I, O])) {
-      throw new ArgumentError(
-        `${this.name}: trace.weight must be [..., ${I}, ${O}], got ${shapeStr(t.weight.shape)}`,
-      );
-    }
-    return tf.tidy(() => {
-      const { G, gb } = denseGrad(t, delta, hasBias);
-      const gW = this.transform.identity ? G : this.transform.vjp(this.name, W, G); // G is ours
-      if (bare) return gW;
-      const out: Dict = { weight: gW };
-      if (gb !== undefined) out.bias = gb;
-      return out;
-    });
-  }
-
-  traceGradUpdate(
-    trace: TraceTree,
-    delta: tf.Tensor,
-    w: ParamTree,
-    d: tf.Tensor,
-    x: tf.Tensor | null,
-    df: tf.Tensor,
-  ): ParamTree | null {
-    const { W, b, bare, I, O } = this.read(w);
-    return tf.tidy(() => {
-      const r = denseGradUpdate(this.name, trace, delta, d, x, df, b !== undefined, I, O);
-      if (r === null) return null as unknown as tf.Tensor;
-      const gW = this.transform.identity ? r.G : this.transform.vjp(this.name, W, r.G);
-      if (bare) return gW;
-      const out: Dict = { weight: gW };
-      if (r.gb !== undefined) out.bias = r.gb;
-      return out;
-    }) as ParamTree | null;
   }
 }
 
@@ -555,7 +575,7 @@ export interface LoraOpOptions {
  * gives exact gradients for both factors: ∇B = α·G·Aᵀ, ∇A = α·Bᵀ·G for the effective-weight
  * gradient G (upstream scales only A's trace, which is wrong for B).
  */
-export class LoraOp extends OpBase implements ETraceOp {
+export class LoraOp extends DenseTraceOp implements ETraceOp {
   readonly kind = 'interaction' as const;
   readonly alpha: number;
 
@@ -570,7 +590,13 @@ export class LoraOp extends OpBase implements ETraceOp {
     this.alpha = alpha;
   }
 
-  private read(w: ParamTree): { B: tf.Tensor; A: tf.Tensor; b?: tf.Tensor; I: number; O: number } {
+  protected read(w: ParamTree): {
+    B: tf.Tensor;
+    A: tf.Tensor;
+    b?: tf.Tensor;
+    I: number;
+    O: number;
+  } {
     const { dict } = readTree(this.name, w, ['B', 'A', 'bias'], ['B', 'A'], null);
     const { B, A } = dict;
     if (B.rank !== 2 || A.rank !== 2 || B.shape[1] !== A.shape[0]) {
@@ -584,7 +610,7 @@ export class LoraOp extends OpBase implements ETraceOp {
     return { B, A, b: dict.bias, I, O };
   }
 
-  private lead(x: tf.Tensor | null, I: number): number[] {
+  protected lead(x: tf.Tensor | null, I: number): number[] {
     checkTensor(this.name, 'x', x);
     if (x.rank === 0 || x.shape[x.rank - 1] !== I) {
       throw new ArgumentError(
@@ -626,66 +652,9 @@ export class LoraOp extends OpBase implements ETraceOp {
     });
   }
 
-  traceZeros(x: tf.Tensor | null, _y: tf.Tensor, w: ParamTree): TraceTree {
-    const { b, I, O } = this.read(w);
-    const lead = this.lead(x, I);
-    const out: Dict = { weight: tf.zeros([...lead, I, O]) };
-    if (b !== undefined) out.bias = tf.zeros([...lead, O]);
-    return out;
-  }
-
-  traceInstant(x: tf.Tensor | null, df: tf.Tensor, w: ParamTree): TraceTree {
-    const { b, I, O } = this.read(w);
-    const lead = this.lead(x, I);
-    checkShape(this.name, 'df', df, [...lead, O]);
-    return tf.tidy(() => denseInstant(x!, df, b !== undefined));
-  }
-
-  traceScale(trace: TraceTree, d: tf.Tensor): TraceTree {
-    return denseScale(this.name, trace, d);
-  }
-
-  traceUpdateInto(
-    trace: TraceTree,
-    d: tf.Tensor,
-    x: tf.Tensor | null,
-    df: tf.Tensor,
-    w: ParamTree,
-    into: TraceTree,
-  ): boolean {
-    const { b } = this.read(w);
-    return denseUpdateInto(this.name, trace, d, x, df, into, b !== undefined);
-  }
-
-  traceGrad(trace: TraceTree, delta: tf.Tensor, w: ParamTree): ParamTree {
-    const { B, A, b, I, O } = this.read(w);
-    const hasBias = b !== undefined;
-    const t = checkDenseTrace(this.name, trace, delta, hasBias);
-    if (!sameShape(t.weight.shape.slice(-2), [I, O])) {
-      throw new ArgumentError(
-        `${this.name}: trace.weight must be [..., ${I}, ${O}], got ${shapeStr(t.weight.shape)}`,
-      );
-    }
-    return tf.tidy(() => {
-      const { G, gb } = denseGrad(t, delta, hasBias);
-      return this.factorGrads(B, A, G, gb);
-    });
-  }
-
-  traceGradUpdate(
-    trace: TraceTree,
-    delta: tf.Tensor,
-    w: ParamTree,
-    d: tf.Tensor,
-    x: tf.Tensor | null,
-    df: tf.Tensor,
-  ): ParamTree | null {
-    const { B, A, b, I, O } = this.read(w);
-    return tf.tidy(() => {
-      const r = denseGradUpdate(this.name, trace, delta, d, x, df, b !== undefined, I, O);
-      if (r === null) return null as unknown as tf.Tensor;
-      return this.factorGrads(B, A, r.G, r.gb);
-    }) as ParamTree | null;
+  protected paramGrads(w: ParamTree, G: tf.Tensor, gb?: tf.Tensor): ParamTree {
+    const { B, A } = this.read(w);
+    return this.factorGrads(B, A, G, gb);
   }
 }
 
