@@ -1,25 +1,26 @@
 /**
  * Etrace normalisation layers (brainscale spec §4): BatchNorm0d/1d/2d, LayerNorm, RMSNorm and
- * GroupNorm with the constructors, options, statistics and messages of src/nn/layers/
- * normalization.ts. The affine parameters are ONE parameter `weight` = `{ scale, bias }` (either
+ * GroupNorm with the constructors and options of src/nn/layers/normalization.ts, whose checks and
+ * statistics (batchNormalize, layerNormalize, …) they call. The affine parameters are ONE parameter `weight` = `{ scale, bias }` (either
  * may be absent) bound to a diagonal `ScaleOp` (y = x̂ ⊙ scale + bias) with grad 'full', so the
  * online learners trace them; running statistics stay non-hidden BatchStates.
  */
 import { tf } from '../../backend/tf';
-import { ArgumentError, describeValue } from '../../errors';
 import { Module, type Size } from '../../graph';
 import { Constant, ZeroInit } from '../../init';
 import { paramTensor, type TensorInit } from '../../nn/comm/paramTensor';
+import { fitFlag, floatInput, layerLabel } from '../../nn/layers/base';
 import {
-  checkSampleShape,
-  fitFlag,
-  floatInput,
-  layerLabel,
-  normalizeAxes,
-  normalizeAxis,
-} from '../../nn/layers/base';
+  batchNormalize,
+  batchNormSettings,
+  checkPositive,
+  groupCount,
+  groupNormalize,
+  layerNormalize,
+  perSampleAxes,
+  rmsNormalize,
+} from '../../nn/layers/normalization';
 import { BatchState } from '../../state';
-import { stopGradient } from '../../surrogate';
 import { ScaleOp } from '../ops';
 import {
   checkParamOptions,
@@ -65,22 +66,6 @@ function applyAffine(y: tf.Tensor, p: LayerParam<NormParams> | null): tf.Tensor 
   return p === null ? y : p.execute(y);
 }
 
-function checkPositive(where: string, what: string, v: unknown): number {
-  if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v)) {
-    throw new ArgumentError(`${where}: ${what} must be a positive number, got ${describeValue(v)}`);
-  }
-  return v;
-}
-
-function checkTrailingShape(where: string, x: tf.Tensor, sample: readonly number[]): void {
-  const n = sample.length;
-  if (x.rank < n || !tf.util.arraysEqual(x.shape.slice(x.rank - n), [...sample])) {
-    throw new ArgumentError(
-      `${where}: expected an input of shape [..., ${sample.join(', ')}], got [${x.shape.join(', ')}]`,
-    );
-  }
-}
-
 // ---------------------------------------------------------------------------------------------
 // BatchNorm
 
@@ -124,22 +109,12 @@ export class BatchNorm extends Module {
     const where = layerLabel(this);
     checkParamOptions(where, options);
     const shape = this.inSize!;
-    if (shape.length !== numSpatial + 1) {
-      throw new ArgumentError(
-        `${where}: inSize must have ${numSpatial + 1} entries (${numSpatial} spatial and one feature axis), got [${shape.join(', ')}]`,
-      );
-    }
     this.numSpatial = numSpatial;
-    this.featureAxis = normalizeAxis(where, 'featureAxis', options.featureAxis ?? -1, shape.length);
-    this.epsilon = checkPositive(where, 'epsilon', options.epsilon ?? 1e-5);
-    const momentum = options.momentum ?? 0.99;
-    if (typeof momentum !== 'number' || !(momentum >= 0 && momentum <= 1)) {
-      throw new ArgumentError(
-        `${where}: momentum must be in [0, 1], got ${describeValue(momentum)}`,
-      );
-    }
-    this.momentum = momentum;
-    this.trackRunningStats = options.trackRunningStats ?? true;
+    const settings = batchNormSettings(where, numSpatial, shape, options);
+    this.featureAxis = settings.featureAxis;
+    this.epsilon = settings.epsilon;
+    this.momentum = settings.momentum;
+    this.trackRunningStats = settings.trackRunningStats;
     const features = shape[this.featureAxis];
     this.runningMean = this.trackRunningStats ? new BatchState(tf.zeros([features])) : null;
     this.runningVar = this.trackRunningStats ? new BatchState(tf.ones([features])) : null;
@@ -165,34 +140,7 @@ export class BatchNorm extends Module {
     const fit = fitFlag(where);
     return tf.tidy(() => {
       const t = floatInput(x, where);
-      const { batched } = checkSampleShape(where, t, this.inSize!);
-      const axis = this.featureAxis + (batched ? 1 : 0);
-      const reduce = t.shape.map((_, i) => i).filter((i) => i !== axis);
-      const bshape = t.shape.map((d, i) => (i === axis ? d : 1));
-      let mean: tf.Tensor;
-      let variance: tf.Tensor;
-      if (this.runningMean !== null && this.runningVar !== null && !fit) {
-        mean = tf.reshape(this.runningMean.value, bshape);
-        variance = tf.reshape(this.runningVar.value, bshape);
-      } else {
-        const m = tf.moments(t, reduce, true);
-        mean = m.mean;
-        variance = m.variance;
-        if (this.runningMean !== null && this.runningVar !== null) {
-          const keep = this.momentum;
-          const batchMean = stopGradient(tf.reshape(mean, [-1]));
-          const batchVar = stopGradient(tf.reshape(variance, [-1]));
-          this.runningMean.value = tf.add(
-            tf.mul(this.runningMean.value, keep),
-            tf.mul(batchMean, 1 - keep),
-          );
-          this.runningVar.value = tf.add(
-            tf.mul(this.runningVar.value, keep),
-            tf.mul(batchVar, 1 - keep),
-          );
-        }
-      }
-      const y = tf.mul(tf.sub(t, mean), tf.rsqrt(tf.add(variance, this.epsilon)));
+      const { y } = batchNormalize(this, t, fit, where);
       return applyAffine(y, this.weight);
     });
   }
@@ -243,21 +191,6 @@ export interface LayerNormOptions extends ETraceLayerOptions {
   biasInit?: TensorInit;
 }
 
-function perSampleAxes(
-  where: string,
-  sample: readonly number[],
-  options: { reductionAxes?: number | readonly number[]; featureAxes?: number | readonly number[] },
-): { reduction: number[]; paramShape: number[] } {
-  const reduction = normalizeAxes(
-    where,
-    'reductionAxes',
-    options.reductionAxes ?? -1,
-    sample.length,
-  );
-  const features = normalizeAxes(where, 'featureAxes', options.featureAxes ?? -1, sample.length);
-  return { reduction, paramShape: sample.map((d, i) => (features.includes(i) ? d : 1)) };
-}
-
 /** Layer normalisation: y = (x − E[x])/sqrt(Var[x] + ε)·scale + bias over `reductionAxes`. */
 export class LayerNorm extends Module {
   readonly reductionAxes: readonly number[];
@@ -290,15 +223,7 @@ export class LayerNorm extends Module {
     const where = layerLabel(this);
     return tf.tidy(() => {
       const t = floatInput(x, where);
-      const sample = this.inSize!;
-      checkTrailingShape(where, t, sample);
-      const lead = t.rank - sample.length;
-      const { mean, variance } = tf.moments(
-        t,
-        this.reductionAxes.map((a) => a + lead),
-        true,
-      );
-      const y = tf.mul(tf.sub(t, mean), tf.rsqrt(tf.add(variance, this.epsilon)));
+      const y = layerNormalize(t, this.inSize!, this.reductionAxes, this.epsilon, where);
       return applyAffine(y, this.weight);
     });
   }
@@ -339,15 +264,8 @@ export class RMSNorm extends Module {
     const where = layerLabel(this);
     return tf.tidy(() => {
       const t = floatInput(x, where);
-      const sample = this.inSize!;
-      checkTrailingShape(where, t, sample);
-      const lead = t.rank - sample.length;
-      const ms = tf.mean(
-        tf.square(t),
-        this.reductionAxes.map((a) => a + lead),
-        true,
-      );
-      return applyAffine(tf.mul(t, tf.rsqrt(tf.add(ms, this.epsilon))), this.weight);
+      const y = rmsNormalize(t, this.inSize!, this.reductionAxes, this.epsilon, where);
+      return applyAffine(y, this.weight);
     });
   }
 }
@@ -384,20 +302,7 @@ export class GroupNorm extends Module {
     const where = layerLabel(this);
     checkParamOptions(where, options);
     const channels = this.inSize![this.inSize!.length - 1];
-    if (options.numGroups != null && options.groupSize != null) {
-      throw new ArgumentError(`${where}: give numGroups or groupSize, not both`);
-    }
-    const groups =
-      options.groupSize != null ? channels / options.groupSize : (options.numGroups ?? 32);
-    if (!Number.isInteger(groups) || groups <= 0 || channels % groups !== 0) {
-      throw new ArgumentError(
-        `${where}: the ${channels} channels must split evenly into groups, got ${
-          options.groupSize != null
-            ? `groupSize ${describeValue(options.groupSize)}`
-            : `numGroups ${describeValue(groups)}`
-        }`,
-      );
-    }
+    const groups = groupCount(where, channels, options);
     this.numGroups = groups;
     this.epsilon = checkPositive(where, 'epsilon', options.epsilon ?? 1e-6);
     this.weight = affineParam(where, [channels], {
@@ -416,18 +321,8 @@ export class GroupNorm extends Module {
     const where = layerLabel(this);
     return tf.tidy(() => {
       const t = floatInput(x, where);
-      const sample = this.inSize!;
-      const { batched } = checkSampleShape(where, t, sample);
-      const channels = sample[sample.length - 1];
-      const g = this.numGroups;
-      const grouped = tf.reshape(t, [...t.shape.slice(0, -1), g, channels / g]);
-      const first = batched ? 1 : 0;
-      const reduce = grouped.shape
-        .map((_, i) => i)
-        .filter((i) => i >= first && i !== grouped.rank - 2);
-      const { mean, variance } = tf.moments(grouped, reduce, true);
-      const y = tf.mul(tf.sub(grouped, mean), tf.rsqrt(tf.add(variance, this.epsilon)));
-      return applyAffine(tf.reshape(y, t.shape), this.weight);
+      const y = groupNormalize(t, this.inSize!, this.numGroups, this.epsilon, where);
+      return applyAffine(y, this.weight);
     });
   }
 }

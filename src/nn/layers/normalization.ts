@@ -62,7 +62,8 @@ function affine(y: tf.Tensor, params: ParamState<NormParams> | null, shape?: num
   return out;
 }
 
-function checkPositive(where: string, what: string, v: unknown): number {
+/** A positive finite number, else an ArgumentError naming `what`. */
+export function checkPositive(where: string, what: string, v: unknown): number {
   if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v)) {
     throw new ArgumentError(`${where}: ${what} must be a positive number, got ${describeValue(v)}`);
   }
@@ -77,6 +78,164 @@ function checkTrailingShape(where: string, x: tf.Tensor, sample: readonly number
       `${where}: expected an input of shape [..., ${sample.join(', ')}], got [${x.shape.join(', ')}]`,
     );
   }
+}
+
+/** BatchNorm's checked settings from its options (shared with the etrace BatchNorm). */
+export function batchNormSettings(
+  where: string,
+  numSpatial: number,
+  shape: readonly number[],
+  options: {
+    featureAxis?: number;
+    epsilon?: number;
+    momentum?: number;
+    trackRunningStats?: boolean;
+  },
+): { featureAxis: number; epsilon: number; momentum: number; trackRunningStats: boolean } {
+  if (shape.length !== numSpatial + 1) {
+    throw new ArgumentError(
+      `${where}: inSize must have ${numSpatial + 1} entries (${numSpatial} spatial and one feature axis), got [${shape.join(', ')}]`,
+    );
+  }
+  const featureAxis = normalizeAxis(where, 'featureAxis', options.featureAxis ?? -1, shape.length);
+  const epsilon = checkPositive(where, 'epsilon', options.epsilon ?? 1e-5);
+  const momentum = options.momentum ?? 0.99;
+  if (typeof momentum !== 'number' || !(momentum >= 0 && momentum <= 1)) {
+    throw new ArgumentError(`${where}: momentum must be in [0, 1], got ${describeValue(momentum)}`);
+  }
+  return { featureAxis, epsilon, momentum, trackRunningStats: options.trackRunningStats ?? true };
+}
+
+/** The state of a BatchNorm layer that its normalisation reads and updates. */
+export interface BatchNormLike {
+  readonly inSize: readonly number[] | null;
+  readonly featureAxis: number;
+  readonly epsilon: number;
+  readonly momentum: number;
+  runningMean: BatchState | null;
+  runningVar: BatchState | null;
+}
+
+/**
+ * (x − μ)/sqrt(σ² + ε) per feature, with batch statistics (updating the running ones) when
+ * fitting or without running statistics, else the running ones; and the broadcast shape of one
+ * feature vector. Call inside tf.tidy.
+ */
+export function batchNormalize(
+  layer: BatchNormLike,
+  t: tf.Tensor,
+  fit: boolean,
+  where: string,
+): { y: tf.Tensor; bshape: number[] } {
+  const { batched } = checkSampleShape(where, t, layer.inSize!);
+  const axis = layer.featureAxis + (batched ? 1 : 0);
+  const reduce = t.shape.map((_, i) => i).filter((i) => i !== axis);
+  const bshape = t.shape.map((d, i) => (i === axis ? d : 1));
+  let mean: tf.Tensor;
+  let variance: tf.Tensor;
+  if (layer.runningMean !== null && layer.runningVar !== null && !fit) {
+    mean = tf.reshape(layer.runningMean.value, bshape);
+    variance = tf.reshape(layer.runningVar.value, bshape);
+  } else {
+    const m = tf.moments(t, reduce, true);
+    mean = m.mean;
+    variance = m.variance;
+    if (layer.runningMean !== null && layer.runningVar !== null) {
+      const keep = layer.momentum;
+      const batchMean = stopGradient(tf.reshape(mean, [-1]));
+      const batchVar = stopGradient(tf.reshape(variance, [-1]));
+      layer.runningMean.value = tf.add(
+        tf.mul(layer.runningMean.value, keep),
+        tf.mul(batchMean, 1 - keep),
+      );
+      layer.runningVar.value = tf.add(
+        tf.mul(layer.runningVar.value, keep),
+        tf.mul(batchVar, 1 - keep),
+      );
+    }
+  }
+  return { y: tf.mul(tf.sub(t, mean), tf.rsqrt(tf.add(variance, layer.epsilon))), bshape };
+}
+
+/** (x − E[x])/sqrt(Var[x] + ε) over the sample axes `reductionAxes` (LayerNorm). In tf.tidy. */
+export function layerNormalize(
+  t: tf.Tensor,
+  sample: readonly number[],
+  reductionAxes: readonly number[],
+  epsilon: number,
+  where: string,
+): tf.Tensor {
+  checkTrailingShape(where, t, sample);
+  const lead = t.rank - sample.length;
+  const { mean, variance } = tf.moments(
+    t,
+    reductionAxes.map((a) => a + lead),
+    true,
+  );
+  return tf.mul(tf.sub(t, mean), tf.rsqrt(tf.add(variance, epsilon)));
+}
+
+/** x/sqrt(E[x²] + ε) over the sample axes `reductionAxes` (RMSNorm). In tf.tidy. */
+export function rmsNormalize(
+  t: tf.Tensor,
+  sample: readonly number[],
+  reductionAxes: readonly number[],
+  epsilon: number,
+  where: string,
+): tf.Tensor {
+  checkTrailingShape(where, t, sample);
+  const lead = t.rank - sample.length;
+  const ms = tf.mean(
+    tf.square(t),
+    reductionAxes.map((a) => a + lead),
+    true,
+  );
+  return tf.mul(t, tf.rsqrt(tf.add(ms, epsilon)));
+}
+
+/** GroupNorm's number of groups from numGroups / groupSize, checked. */
+export function groupCount(
+  where: string,
+  channels: number,
+  options: { numGroups?: number; groupSize?: number },
+): number {
+  if (options.numGroups != null && options.groupSize != null) {
+    throw new ArgumentError(`${where}: give numGroups or groupSize, not both`);
+  }
+  const groups =
+    options.groupSize != null ? channels / options.groupSize : (options.numGroups ?? 32);
+  if (!Number.isInteger(groups) || groups <= 0 || channels % groups !== 0) {
+    throw new ArgumentError(
+      `${where}: the ${channels} channels must split evenly into groups, got ${
+        options.groupSize != null
+          ? `groupSize ${describeValue(options.groupSize)}`
+          : `numGroups ${describeValue(groups)}`
+      }`,
+    );
+  }
+  return groups;
+}
+
+/**
+ * Each of the `groups` channel groups normalised over its channels and all spatial positions of
+ * one sample (GroupNorm, channels last); the result has t's shape. In tf.tidy.
+ */
+export function groupNormalize(
+  t: tf.Tensor,
+  sample: readonly number[],
+  groups: number,
+  epsilon: number,
+  where: string,
+): tf.Tensor {
+  const { batched } = checkSampleShape(where, t, sample);
+  const channels = sample[sample.length - 1];
+  // [lead?, ...spatial, C] → [lead?, ...spatial, G, C/G]; reduce over spatial and C/G.
+  const grouped = tf.reshape(t, [...t.shape.slice(0, -1), groups, channels / groups]);
+  const first = batched ? 1 : 0;
+  const reduce = grouped.shape.map((_, i) => i).filter((i) => i >= first && i !== grouped.rank - 2);
+  const { mean, variance } = tf.moments(grouped, reduce, true);
+  const y = tf.mul(tf.sub(grouped, mean), tf.rsqrt(tf.add(variance, epsilon)));
+  return tf.reshape(y, t.shape);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -128,22 +287,12 @@ export class BatchNorm extends Module {
     this.outSize = inSize;
     const where = layerLabel(this);
     const shape = this.inSize!;
-    if (shape.length !== numSpatial + 1) {
-      throw new ArgumentError(
-        `${where}: inSize must have ${numSpatial + 1} entries (${numSpatial} spatial and one feature axis), got [${shape.join(', ')}]`,
-      );
-    }
     this.numSpatial = numSpatial;
-    this.featureAxis = normalizeAxis(where, 'featureAxis', options.featureAxis ?? -1, shape.length);
-    this.epsilon = checkPositive(where, 'epsilon', options.epsilon ?? 1e-5);
-    const momentum = options.momentum ?? 0.99;
-    if (typeof momentum !== 'number' || !(momentum >= 0 && momentum <= 1)) {
-      throw new ArgumentError(
-        `${where}: momentum must be in [0, 1], got ${describeValue(momentum)}`,
-      );
-    }
-    this.momentum = momentum;
-    this.trackRunningStats = options.trackRunningStats ?? true;
+    const settings = batchNormSettings(where, numSpatial, shape, options);
+    this.featureAxis = settings.featureAxis;
+    this.epsilon = settings.epsilon;
+    this.momentum = settings.momentum;
+    this.trackRunningStats = settings.trackRunningStats;
     const features = shape[this.featureAxis];
     this.runningMean = this.trackRunningStats ? new BatchState(tf.zeros([features])) : null;
     this.runningVar = this.trackRunningStats ? new BatchState(tf.ones([features])) : null;
@@ -162,34 +311,7 @@ export class BatchNorm extends Module {
     const fit = fitFlag(where);
     return tf.tidy(() => {
       const t = floatInput(x, where);
-      const { batched } = checkSampleShape(where, t, this.inSize!);
-      const axis = this.featureAxis + (batched ? 1 : 0);
-      const reduce = t.shape.map((_, i) => i).filter((i) => i !== axis);
-      const bshape = t.shape.map((d, i) => (i === axis ? d : 1));
-      let mean: tf.Tensor;
-      let variance: tf.Tensor;
-      if (this.runningMean !== null && this.runningVar !== null && !fit) {
-        mean = tf.reshape(this.runningMean.value, bshape);
-        variance = tf.reshape(this.runningVar.value, bshape);
-      } else {
-        const m = tf.moments(t, reduce, true);
-        mean = m.mean;
-        variance = m.variance;
-        if (this.runningMean !== null && this.runningVar !== null) {
-          const keep = this.momentum;
-          const batchMean = stopGradient(tf.reshape(mean, [-1]));
-          const batchVar = stopGradient(tf.reshape(variance, [-1]));
-          this.runningMean.value = tf.add(
-            tf.mul(this.runningMean.value, keep),
-            tf.mul(batchMean, 1 - keep),
-          );
-          this.runningVar.value = tf.add(
-            tf.mul(this.runningVar.value, keep),
-            tf.mul(batchVar, 1 - keep),
-          );
-        }
-      }
-      const y = tf.mul(tf.sub(t, mean), tf.rsqrt(tf.add(variance, this.epsilon)));
+      const { y, bshape } = batchNormalize(this, t, fit, where);
       return affine(y, this.weight, bshape);
     });
   }
@@ -244,7 +366,7 @@ export interface LayerNormOptions {
 }
 
 /** Normalisation axes and parameter shape of LayerNorm/RMSNorm, from inSize and the options. */
-function perSampleAxes(
+export function perSampleAxes(
   where: string,
   sample: readonly number[],
   options: { reductionAxes?: number | readonly number[]; featureAxes?: number | readonly number[] },
@@ -288,15 +410,7 @@ export class LayerNorm extends Module {
     const where = layerLabel(this);
     return tf.tidy(() => {
       const t = floatInput(x, where);
-      const sample = this.inSize!;
-      checkTrailingShape(where, t, sample);
-      const lead = t.rank - sample.length;
-      const { mean, variance } = tf.moments(
-        t,
-        this.reductionAxes.map((a) => a + lead),
-        true,
-      );
-      const y = tf.mul(tf.sub(t, mean), tf.rsqrt(tf.add(variance, this.epsilon)));
+      const y = layerNormalize(t, this.inSize!, this.reductionAxes, this.epsilon, where);
       return affine(y, this.weight);
     });
   }
@@ -332,15 +446,8 @@ export class RMSNorm extends Module {
     const where = layerLabel(this);
     return tf.tidy(() => {
       const t = floatInput(x, where);
-      const sample = this.inSize!;
-      checkTrailingShape(where, t, sample);
-      const lead = t.rank - sample.length;
-      const ms = tf.mean(
-        tf.square(t),
-        this.reductionAxes.map((a) => a + lead),
-        true,
-      );
-      return affine(tf.mul(t, tf.rsqrt(tf.add(ms, this.epsilon))), this.weight);
+      const y = rmsNormalize(t, this.inSize!, this.reductionAxes, this.epsilon, where);
+      return affine(y, this.weight);
     });
   }
 }
@@ -380,20 +487,7 @@ export class GroupNorm extends Module {
     this.outSize = inSize;
     const where = layerLabel(this);
     const channels = this.inSize![this.inSize!.length - 1];
-    if (options.numGroups != null && options.groupSize != null) {
-      throw new ArgumentError(`${where}: give numGroups or groupSize, not both`);
-    }
-    const groups =
-      options.groupSize != null ? channels / options.groupSize : (options.numGroups ?? 32);
-    if (!Number.isInteger(groups) || groups <= 0 || channels % groups !== 0) {
-      throw new ArgumentError(
-        `${where}: the ${channels} channels must split evenly into groups, got ${
-          options.groupSize != null
-            ? `groupSize ${describeValue(options.groupSize)}`
-            : `numGroups ${describeValue(groups)}`
-        }`,
-      );
-    }
+    const groups = groupCount(where, channels, options);
     this.numGroups = groups;
     this.epsilon = checkPositive(where, 'epsilon', options.epsilon ?? 1e-6);
     this.weight = affineParams(where, [channels], {
@@ -409,19 +503,8 @@ export class GroupNorm extends Module {
     const where = layerLabel(this);
     return tf.tidy(() => {
       const t = floatInput(x, where);
-      const sample = this.inSize!;
-      const { batched } = checkSampleShape(where, t, sample);
-      const channels = sample[sample.length - 1];
-      const g = this.numGroups;
-      // [lead?, ...spatial, C] → [lead?, ...spatial, G, C/G]; reduce over spatial and C/G.
-      const grouped = tf.reshape(t, [...t.shape.slice(0, -1), g, channels / g]);
-      const first = batched ? 1 : 0;
-      const reduce = grouped.shape
-        .map((_, i) => i)
-        .filter((i) => i >= first && i !== grouped.rank - 2);
-      const { mean, variance } = tf.moments(grouped, reduce, true);
-      const y = tf.mul(tf.sub(grouped, mean), tf.rsqrt(tf.add(variance, this.epsilon)));
-      return affine(tf.reshape(y, t.shape), this.weight);
+      const y = groupNormalize(t, this.inSize!, this.numGroups, this.epsilon, where);
+      return affine(y, this.weight);
     });
   }
 }
