@@ -74,6 +74,8 @@ export class Recording {
   readonly name: string;
   private vars = new Map<number, Var>();
   private byDataId = new WeakMap<object, Var>();
+  /** Every var defined on a data buffer (a reshape shares its input's buffer). */
+  private sameBuffer = new WeakMap<object, Var[]>();
   private inputs: ProgramInput[] = [];
   private pendingInputs = new Map<Var, tf.Tensor>();
   private constants: Constant[] = [];
@@ -102,6 +104,9 @@ export class Recording {
     const v = new Var(nextVarId++, t.shape.slice(), t.dtype);
     this.vars.set(t.id, v);
     this.byDataId.set(t.dataId, v);
+    const same = this.sameBuffer.get(t.dataId);
+    if (same) same.push(v);
+    else this.sameBuffer.set(t.dataId, [v]);
     const ordinal = this.ordinals.size;
     this.ordinals.set(v, ordinal);
     if (this.keep?.has(ordinal)) this.kept.set(ordinal, quietClone(t));
@@ -135,6 +140,16 @@ export class Recording {
   varOf(t: tf.Tensor): Var {
     const known = this.vars.get(t.id);
     if (known) return known;
+    // a second handle on a recorded buffer with the same shape and dtype (the tape's saves,
+    // backend/engine.ts sharedHandle) is the same value: tensors are immutable while recording.
+    // (Reshapes share buffers too, under other shapes: those are other vars.)
+    const alias = this.sameBuffer
+      .get(t.dataId)
+      ?.find((v) => v.dtype === t.dtype && tf.util.arraysEqual([...v.shape], t.shape));
+    if (alias !== undefined) {
+      this.vars.set(t.id, alias);
+      return alias;
+    }
     const v = this.define(t);
     this.pendingInputs.set(v, t);
     return v;

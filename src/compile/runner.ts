@@ -8,7 +8,7 @@ import { tf } from '../backend/tf';
 import { TransformError } from '../errors';
 import { compileGroup, partition, runFused, type FusedKernel } from './fusion';
 import { takesList } from './interpreter';
-import type { Equation, Program, Var } from './program';
+import { Program, type Equation, type Var } from './program';
 
 interface EngineRun {
   runKernel(
@@ -140,8 +140,24 @@ export class ProgramRunner {
       attrs: { ...e.attrs },
       outs: e.outputs.map((o) => slot(o)),
     });
-    const canFuse = options.fuse === true && !program.equations.some((e) => e.body !== undefined);
-    const plan = canFuse ? partition(program, { keep: [...outputs] }) : null;
+    // custom-gradient calls replay their forward bodies: partition the flattened program
+    const flatProgram = program.equations.some((e) => e.body !== undefined)
+      ? new Program(
+          program.name,
+          program.inputs,
+          program.constants,
+          flat.map((e) => ({
+            ...e,
+            inputs: e.inputs.map(([k, v]) => [k, resolve(v)] as [string, Var]),
+          })),
+          program.outputs.map((o) => ({ ...o, var: resolve(o.var) })),
+          program.annotations,
+          program.hostReads,
+          program.ordinals,
+        )
+      : program;
+    const plan =
+      options.fuse === true ? partition(flatProgram, { keep: outputs.map(resolve) }) : null;
     if (plan !== null) {
       let fused = 0;
       for (const st of plan.steps) {

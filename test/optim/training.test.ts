@@ -118,7 +118,7 @@ describe('100 training steps', () => {
 });
 
 describe('inside jit (the canonical training step)', () => {
-  it("nonFinite: 'skip' reads no data back, matches eager training and leaks nothing", () => {
+  it("nonFinite: 'skip' reads no data back, replays, matches eager training and leaks nothing", () => {
     const warn = vi.spyOn(console, 'warn');
     const make = () => new AdamW({ lr: 0.01, clipNorm: 5, nonFinite: 'skip' });
     const eager = trainer(make());
@@ -131,7 +131,13 @@ describe('inside jit (the canonical training step)', () => {
     expect(tf.memory().numTensors).toBe(before);
     expect(warn).not.toHaveBeenCalled();
     expect(jitOpt.counts()).toEqual({ steps: 101, skipped: 0 });
-    expect(values(jitted.net.w1.value)).toEqual(values(eager.net.w1.value));
+    // compiled: the forward, backward and update kernels replay fused (float32 rounding differs
+    // from the op-by-op run in the last bits)
+    expect(trainStep.replayCount).toBe(100);
+    const w = values(jitted.net.w1.value);
+    const ref = values(eager.net.w1.value);
+    expect(w.length).toBe(ref.length);
+    w.forEach((v, i) => expect(Math.abs(v - ref[i])).toBeLessThan(1e-5 * (1 + Math.abs(ref[i]))));
     eager.dispose();
     jitted.dispose();
   });
