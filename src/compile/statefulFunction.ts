@@ -230,6 +230,30 @@ export interface CacheStats {
   replays: number;
 }
 
+/**
+ * Work that must be done before the next compiled call reads any state (the etrace algorithms'
+ * deferred trace steps): a replay runs no user JS, so it could not do it itself. Each callback
+ * runs once, at the start of the next `call` of any StatefulFunction (jit, and the transforms
+ * built on it).
+ */
+const beforeCompiledCall = new Set<() => void>();
+
+/** Run `fn` once before the next compiled call (see beforeCompiledCall); registering twice runs it once. */
+export function onNextCompiledCall(fn: () => void): void {
+  beforeCompiledCall.add(fn);
+}
+
+/** Forget a callback registered with onNextCompiledCall (its work was done otherwise). */
+export function cancelNextCompiledCall(fn: () => void): void {
+  beforeCompiledCall.delete(fn);
+}
+
+function runBeforeCompiledCall(): void {
+  const fns = [...beforeCompiledCall];
+  beforeCompiledCall.clear();
+  for (const fn of fns) fn();
+}
+
 /** A function over States whose reads/writes are discovered and cached per signature. */
 export class StatefulFunction<A extends unknown[], R> {
   readonly name: string;
@@ -706,6 +730,7 @@ export class StatefulFunction<A extends unknown[], R> {
 
   /** Execute: the first call per signature also traces. Writes persist; results belong to the caller. */
   call(...args: A): R {
+    if (beforeCompiledCall.size > 0) runBeforeCompiledCall();
     const f = this.fast;
     if (f !== null && f.guard !== null && guardMatches(f.guard, args)) {
       const r = this.runFast(f, args);

@@ -38,8 +38,12 @@ import { engineState, gradientTapeActive, isolatedGradients } from '../backend/e
 import { vmap } from '../augment/vmap';
 import { runEquation } from '../compile/interpreter';
 import type { Equation, Var } from '../compile/program';
-import { flattenTensors, startRecording, stopRecording } from '../compile/recorder';
-import { ownResults } from '../compile/statefulFunction';
+import { flattenTensors, isRecording, startRecording, stopRecording } from '../compile/recorder';
+import {
+  cancelNextCompiledCall,
+  onNextCompiledCall,
+  ownResults,
+} from '../compile/statefulFunction';
 import { ArgumentError, CompilationError, NotSupportedError } from '../errors';
 import { ShortTermState, type State } from '../state';
 import { acquire, ownerCount, release } from '../state/ownership';
@@ -167,8 +171,18 @@ export abstract class ETraceVjpAlgorithm {
   readonly vjpMethod: VjpMethod;
   /** The compiled graph (after compileGraph). */
   graph: ETraceGraph | null = null;
-  /** Number of trace updates since the last reset. */
-  runningIndex = 0;
+  /**
+   * The number of trace updates since the last reset k, an int32 scalar state: a compiled step
+   * (jit replay) advances it without running this class's JS. ES-D-RTRL's start-up correction
+   * 1 − α^k is computed from it on the device.
+   */
+  private counter: ShortTermState<tf.Tensor>;
+  /**
+   * The same count kept in JS for the eager path's deferred trace steps (`pending`), which only
+   * eager steps make; a compiled call applies them first (onNextCompiledCall).
+   */
+  private stepNo = 0;
+  private readonly flushAll = (): void => this.flushPending();
   /**
    * Eligibility-trace states, by key. Read them through getEtraceOf: a D-RTRL trace step may be
    * pending (see `pending`), and fused traces are updated in place (valid until the next update).
@@ -236,6 +250,39 @@ export abstract class ETraceVjpAlgorithm {
       );
     }
     this.vjpMethod = m;
+    this.counter = this.newCounter();
+  }
+
+  private newCounter(): ShortTermState<tf.Tensor> {
+    return new ShortTermState(tf.scalar(0, 'int32'), { name: `${this.name} running index` });
+  }
+
+  /** Number of trace updates since the last reset (read back from the device). */
+  get runningIndex(): number {
+    return this.counter.peekValue().dataSync()[0];
+  }
+
+  /** Count one trace update (JS and device). */
+  private advance(): void {
+    this.stepNo++;
+    const c = this.counter;
+    c.value = tf.tidy(() => tf.add(c.value, tf.scalar(1, 'int32')));
+  }
+
+  /** Restart the count at 0. */
+  private resetCounter(): void {
+    this.stepNo = 0;
+    if (!(this.counter.peekValue() instanceof tf.Tensor)) this.counter = this.newCounter();
+    else this.counter.value = tf.scalar(0, 'int32');
+  }
+
+  /**
+   * True while a transform records this call for a compiled replay (jit): the traces must then be
+   * updated by tfjs kernels the recorder sees — no in-place writes into pooled buffers, no
+   * deferred steps, no cached Jacobians chosen by reading values back.
+   */
+  private get recorded(): boolean {
+    return isRecording();
   }
 
   get isCompiled(): boolean {
@@ -271,7 +318,7 @@ export abstract class ETraceVjpAlgorithm {
       for (const w of this.graph.warnings) console.warn(`brainstate-ts ${this.name}: ${w}`);
       this.checkGraph(this.graph);
       this.allocateTraces();
-      this.runningIndex = 0;
+      this.resetCounter();
       this.needsCompile = false;
     } finally {
       if (example !== x0) example.dispose();
@@ -374,6 +421,7 @@ export abstract class ETraceVjpAlgorithm {
 
   /** True if `tr` (a pooled trace) may be written in place now: see `pool`. */
   private writable(tr: TraceTree): boolean {
+    if (this.recorded) return false;
     const tape = engineState().activeTape;
     return Object.values(tr).every(
       (t) =>
@@ -407,6 +455,7 @@ export abstract class ETraceVjpAlgorithm {
         tf.dispose([p.d, p.df, ...(p.x ? [p.x] : [])]);
       }
     }
+    if (this.pending.size === 0) cancelNextCompiledCall(this.flushAll);
   }
 
   /** Put the zero traces just allocated in the pool (the first update then writes in place). */
@@ -431,7 +480,7 @@ export abstract class ETraceVjpAlgorithm {
    * or by a copy of it) are dropped beyond two per key.
    */
   private takeBuffer(key: string, like: TraceTree): TraceTree | null {
-    if (this.inPlaceOff > 0) return null;
+    if (this.inPlaceOff > 0 || this.recorded) return null;
     const list = this.pool.get(key) ?? [];
     this.pool.set(key, list);
     const tape = engineState().activeTape;
@@ -487,12 +536,13 @@ export abstract class ETraceVjpAlgorithm {
             : tf.zerosLike(t.rawValue as tf.Tensor)) as unknown as tf.TensorContainer,
       ) as unknown as StateValue;
     }
-    this.runningIndex = 0;
+    this.resetCounter();
   }
 
   /** Free the traces. */
   dispose(): void {
     this.disposeTraces();
+    this.counter.dispose();
     this.graph = null;
   }
 
@@ -628,23 +678,16 @@ export abstract class ETraceVjpAlgorithm {
       return Object.fromEntries(Object.entries(v).map(([k, e]) => [k, expand(e)]));
     };
     for (const s of perSample) s.reinitialize(expand(s.rawValue));
-    const lanes = vmap(
-      (xi: tf.Tensor) => {
-        this.runningIndex = k0;
-        return this.update(xi);
-      },
-      { inStates: perSample },
-    );
-    let k0 = this.runningIndex;
+    // the lanes do not count (step skips it while inPlaceOff > 0): the call counts once
+    const lanes = vmap((xi: tf.Tensor) => this.update(xi), { inStates: perSample });
     return (x: tf.Tensor) => {
-      k0 = this.runningIndex;
       // vmap keeps each lane's new state values without owning them: no buffer reuse meanwhile
       this.inPlaceOff++;
       try {
         return lanes(x) as tf.Tensor;
       } finally {
         this.inPlaceOff--;
-        this.runningIndex = k0 + 1;
+        this.advance();
       }
     };
   }
@@ -693,7 +736,7 @@ export abstract class ETraceVjpAlgorithm {
           for (const t of j.df.values()) t.dispose();
         }
       }
-      this.runningIndex++;
+      if (this.inPlaceOff === 0) this.advance();
     } finally {
       for (const t of kept.values()) t.dispose();
     }
@@ -729,7 +772,7 @@ export abstract class ETraceVjpAlgorithm {
     const out = new Map<HiddenGroup, GroupJacobian>();
     const toCache: { grp: HiddenGroup; coeffs: number[] }[] = [];
     const groups = g.groups.filter((grp) => {
-      const cv = this.inPlaceOff === 0 ? this.affineCoefficients(grp) : null;
+      const cv = this.inPlaceOff === 0 && !this.recorded ? this.affineCoefficients(grp) : null;
       if (cv === null) return true;
       const coeffs = cv.map((v) => ord(v).dataSync()[0]);
       const hit = this.constJac.get(grp);
@@ -954,13 +997,20 @@ export abstract class ETraceVjpAlgorithm {
         const S = grp.numState;
         if (mode === 'param') {
           const old = st.rawValue as unknown as TraceTree[];
-          if (S === 1 && !this.normalize() && r.op.traceUpdateInto && this.inPlaceOff === 0) {
+          if (
+            S === 1 &&
+            !this.normalize() &&
+            r.op.traceUpdateInto &&
+            this.inPlaceOff === 0 &&
+            !this.recorded
+          ) {
             const key = this.key(r, grp);
             this.flushPending(key); // an earlier step's (inside a window, or without a gradient)
             if (r.op.traceGradUpdate) {
               // deferred: the gradient pass (or the next update) applies it, see `pending`
+              onNextCompiledCall(this.flushAll);
               this.pending.set(key, {
-                step: this.runningIndex,
+                step: this.stepNo,
                 rel: r,
                 d: tf.keep(dij(D, 0, 0)),
                 x: x ? tf.keep(tf.reshape(x, x.shape)) : null,
@@ -1055,9 +1105,10 @@ export abstract class ETraceVjpAlgorithm {
     if (!gradientTapeActive()) return;
     const g = this.graph!;
     const alpha = this.decay();
-    const k = this.runningIndex;
-    if (k === 0) return; // traces are zero
-    const correction = this.biasCorrection() ? 1 - Math.pow(alpha, k) : 1;
+    const k = this.stepNo; // identifies this step's deferred trace steps (eager only)
+    const counter = this.counter;
+    // the ES start-up correction 1/(1 − α^k) from the device count (0 at k = 0: traces are zero)
+    const correct = this.biasCorrection() && alpha !== 0;
     for (const grp of g.groups) {
       if (grp.relations.length === 0) continue;
       const params = [...new Set(grp.relations.map((r) => r.param))];
@@ -1089,6 +1140,7 @@ export abstract class ETraceVjpAlgorithm {
         }
       }
       const S = grp.numState;
+      const withInv = correct && grp.relations.some((r) => this.modeOf(r) === 'io');
       const tape = engineState().activeTape;
       const toSave: tf.Tensor[] = [];
       const ref: (tf.Tensor | number)[] = traceTensors.map((t) => {
@@ -1106,7 +1158,13 @@ export abstract class ETraceVjpAlgorithm {
       const node = tf.customGrad((...args: unknown[]) => {
         const inputs = args.slice(0, -1) as tf.Tensor[];
         const save = args[args.length - 1] as (ts: tf.Tensor[]) => void;
-        save(toSave);
+        const inv = withInv
+          ? tf.tidy(() =>
+              tf.divNoNan(1, tf.sub(1, tf.pow(alpha, tf.cast(counter.value, 'float32')))),
+            )
+          : null;
+        save(inv ? [...toSave, inv] : toSave);
+        inv?.dispose();
         const stacked = inputs[0];
         const ws = inputs.slice(1);
         return {
@@ -1117,6 +1175,7 @@ export abstract class ETraceVjpAlgorithm {
             const dy = dyIn;
             const dySlot = (s: number): tf.Tensor => (flat ? dyIn : slot(dy, s));
             const saved = ref.map((r) => (typeof r === 'number' ? savedCopies[r] : r));
+            const invC = withInv ? savedCopies[toSave.length] : null;
             if (saved.some((t) => t.isDisposed)) {
               throw new CompilationError(
                 `${this.name}: internal: an eligibility trace was freed before its gradient was taken`,
@@ -1157,10 +1216,8 @@ export abstract class ETraceVjpAlgorithm {
                   const f = saved[L.from];
                   const xbar = L.count === 2 ? saved[L.from + 1] : null;
                   // Σ_s f̄_s·dy_s / (1 − α^k); one slot: no sum (a sum of one term is exact)
-                  const comb =
-                    S === 1
-                      ? tf.div(tf.mul(slot(f, 0), dySlot(0)), correction)
-                      : tf.div(tf.sum(tf.mul(f, dy), -1), correction);
+                  const fdy = S === 1 ? tf.mul(slot(f, 0), dySlot(0)) : tf.sum(tf.mul(f, dy), -1);
+                  const comb = invC ? tf.mul(fdy, invC) : fdy;
                   return r.op.weightVjp(xbar, comb, w) as unknown as tf.TensorContainer;
                 }) as unknown as ParamTree;
               }

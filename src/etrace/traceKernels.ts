@@ -25,6 +25,7 @@
 import { tf } from '../backend/tf';
 import { TRACE_WASM_BASE64 } from './traceWasmBinary';
 import { heapModule } from '../backend/heapWasm';
+import { isRecording } from '../compile/recorder';
 
 /**
  * The text of the module (assembled by wabt 1.0.39 with simd + bulk memory into
@@ -433,7 +434,8 @@ type Kind =
     };
 
 function access(): Kind | null {
-  if (!enabled) return null;
+  // a recording (jit) sees only tfjs kernels: a write here would be missing from its replay
+  if (!enabled || isRecording()) return null;
   const name = tf.getBackend();
   if (name === 'wasm') {
     const backend = tf.backend() as unknown as WasmBackendLike;

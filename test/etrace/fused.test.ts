@@ -8,68 +8,23 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { tf } from '../../src/backend/tf';
 import { grad } from '../../src/augment';
-import { Module, type InitStateOptions } from '../../src/graph';
 import * as random from '../../src/random';
-import { HiddenState } from '../../src/state';
 import {
   D_RTRL,
   ES_D_RTRL,
   MultiStepData,
   type ETraceVjpAlgorithm,
 } from '../../src/etrace/algorithms';
-import { ETraceParam } from '../../src/etrace/params';
-import { MatMulOp } from '../../src/etrace/ops';
 import { setFusedTraceKernels } from '../../src/etrace/traceKernels';
+import { B, Net, NI, maxRel, snapshotTraces } from './smallNet';
 
 afterEach(() => {
   setFusedTraceKernels(true);
 });
 
-const NI = 5;
-const NH = 6;
-const B = 3;
-
-/** h ← a ⊙ h + [x, relu(h)] W + b, and a leaky readout r ← 0.8 r + relu(h) V. */
-class Net extends Module {
-  W: ETraceParam;
-  V: ETraceParam;
-  h!: HiddenState;
-  r!: HiddenState;
-  constructor() {
-    super();
-    this.W = new ETraceParam(
-      { weight: random.normal(0, 0.4, [NI + NH, NH]), bias: random.normal(0, 0.2, [NH]) },
-      new MatMulOp(),
-    );
-    this.V = new ETraceParam({ weight: random.normal(0, 0.4, [NH, 2]) }, new MatMulOp());
-  }
-  override initState(o: InitStateOptions = {}): void {
-    this.h = new HiddenState(tf.zeros([o.batchSize ?? B, NH]));
-    this.r = new HiddenState(tf.zeros([o.batchSize ?? B, 2]));
-  }
-  override update(x: tf.Tensor): tf.Tensor {
-    const y = this.W.execute(tf.concat([x, tf.relu(tf.mul(this.h.value, 1))], -1));
-    this.h.value = tf.add(tf.mul(this.h.value, 0.7), y);
-    const s = tf.relu(this.h.value);
-    this.r.value = tf.add(tf.mul(this.r.value, 0.8), this.V.execute(s));
-    return this.r.value;
-  }
-}
-
 interface Run {
   grads: Float32Array[];
   traces: Float32Array[];
-}
-
-function snapshotTraces(alg: ETraceVjpAlgorithm, net: Net): Float32Array[] {
-  const out: Float32Array[] = [];
-  for (const p of [net.W, net.V]) {
-    for (const e of alg.getEtraceOf(p)) {
-      const ts = [...(e.trace ?? []).flatMap((tr) => Object.values(tr)), e.f, e.x];
-      for (const t of ts) if (t) out.push(Float32Array.from(t.dataSync()));
-    }
-  }
-  return out;
 }
 
 function run(make: (net: Net) => ETraceVjpAlgorithm, fused: boolean): Run {
@@ -129,13 +84,6 @@ function run(make: (net: Net) => ETraceVjpAlgorithm, fused: boolean): Run {
   tf.dispose([...xs, c]);
   for (const [, s] of net.states()) s.dispose();
   return out;
-}
-
-function maxRel(a: Float32Array, b: Float32Array): number {
-  let m = 0;
-  for (let i = 0; i < a.length; i++)
-    m = Math.max(m, Math.abs(a[i] - b[i]) / (1e-3 + Math.abs(b[i])));
-  return m;
 }
 
 describe.each([

@@ -1,0 +1,193 @@
+/**
+ * A compiled online step: `jit` of a function that takes `grad` of a loss of `alg.update(x)`
+ * replays the recorded forward, Jacobian, trace and backward kernels (fused) without running the
+ * algorithm's JS, and gives the eager step's gradients, traces and running index. The traces, the
+ * running index and the start-up correction live in states, and the in-place trace kernels step
+ * aside while the recorder is on (traceKernels.ts), so the replay sees every write. Eager steps
+ * that leave a deferred D-RTRL trace step are applied before the next compiled call.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { tf } from '../../src/backend/tf';
+import { grad } from '../../src/augment';
+import { jit } from '../../src/compile';
+import * as random from '../../src/random';
+import {
+  D_RTRL,
+  ES_D_RTRL,
+  HybridDimVjpAlgorithm,
+  type ETraceVjpAlgorithm,
+} from '../../src/etrace/algorithms';
+import { setFusedTraceKernels } from '../../src/etrace/traceKernels';
+import { B, Net, NI, maxRel, snapshotTraces } from './smallNet';
+
+afterEach(() => {
+  setFusedTraceKernels(true);
+});
+
+type Make = (net: Net) => ETraceVjpAlgorithm;
+type Grads = Record<string, Record<string, tf.Tensor>>;
+
+interface Setup {
+  net: Net;
+  alg: ETraceVjpAlgorithm;
+  xs: tf.Tensor[];
+  c: tf.Tensor;
+  /** The online step: the gradient of Σ c ⊙ update(x), and the loss. */
+  step: (x: tf.Tensor) => [Grads, tf.Tensor];
+  free(): void;
+}
+
+function setup(make: Make, T: number): Setup {
+  random.seed(5);
+  const net = new Net();
+  net.initState({ batchSize: B });
+  const xs = Array.from({ length: T }, () =>
+    tf.cast(tf.greater(random.uniform(0, 1, [B, NI]), 0.5), 'float32'),
+  );
+  const c = random.normal(0, 1, [B, 2]);
+  const alg = make(net);
+  alg.compileGraph(xs[0]);
+  const step = (x: tf.Tensor) =>
+    grad(() => tf.sum(tf.mul(alg.update(x), c)), {
+      gradStates: { W: net.W, V: net.V },
+      returnValue: true,
+    })() as unknown as [Grads, tf.Tensor];
+  return {
+    net,
+    alg,
+    xs,
+    c,
+    step,
+    free() {
+      alg.dispose();
+      tf.dispose([...xs, c]);
+      for (const [, s] of net.states()) s.dispose();
+    },
+  };
+}
+
+/** The gradient leaves in a fixed order, copied out (the tensors are freed). */
+function take(g: Grads, loss: tf.Tensor): Float32Array[] {
+  const out: Float32Array[] = [];
+  for (const k of ['W', 'V']) {
+    for (const kk of Object.keys(g[k]).sort()) out.push(Float32Array.from(g[k][kk].dataSync()));
+  }
+  out.push(Float32Array.from(loss.dataSync()));
+  tf.dispose([g as unknown as tf.TensorContainer, loss]);
+  return out;
+}
+
+function expectClose(a: Float32Array[], b: Float32Array[]): void {
+  expect(a.length).toBe(b.length);
+  a.forEach((x, i) => {
+    expect(x.length).toBe(b[i].length);
+    expect(maxRel(x, b[i])).toBeLessThan(1e-4);
+  });
+}
+
+const algorithms: [string, Make][] = [
+  ['D_RTRL', (net) => new D_RTRL(net)],
+  ['ES_D_RTRL', (net) => new ES_D_RTRL(net, { decay: 0.8 })],
+  [
+    'ES_D_RTRL without the correction',
+    (net) => new ES_D_RTRL(net, { decay: 0.8, biasCorrection: false } as never),
+  ],
+  ['HybridDimVjpAlgorithm', (net) => new HybridDimVjpAlgorithm(net, { decay: 0.8 } as never)],
+];
+
+describe.each(algorithms)('%s: jit of the online step', (_, make) => {
+  it('replays, with the eager gradients, traces and running index; no leaks', () => {
+    const T = 12;
+    const eager = setup(make, T);
+    const ref = eager.xs.map((x) => take(...eager.step(x)));
+    const refTraces = snapshotTraces(eager.alg, eager.net);
+    expect(eager.alg.runningIndex).toBe(T);
+    eager.free();
+
+    const s = setup(make, T);
+    const step = jit(s.step);
+    const got: Float32Array[][] = [];
+    let before = -1;
+    s.xs.forEach((x, t) => {
+      got.push(take(...step(x)));
+      if (t === 1) before = tf.memory().numTensors;
+    });
+    expect(step.replayCount).toBe(T - 1);
+    expect(tf.memory().numTensors).toBe(before);
+    got.forEach((g, t) => expectClose(g, ref[t]));
+    // the gradients change from step to step: the traces carry over
+    expect(maxRel(got[T - 1][0], got[T - 2][0])).toBeGreaterThan(1e-3);
+    expectClose(snapshotTraces(s.alg, s.net), refTraces);
+    expect(s.alg.runningIndex).toBe(T);
+    s.free();
+  });
+});
+
+describe('mixing eager and compiled online steps', () => {
+  it.each(algorithms)('%s: the same gradients as all-eager steps', (_, make) => {
+    const T = 10;
+    const eager = setup(make, T);
+    const ref: Float32Array[][] = [];
+    const refRun = (t: number) => ref.push(take(...eager.step(eager.xs[t])));
+    for (let t = 0; t < 3; t++) refRun(t);
+    tf.dispose(eager.alg.update(eager.xs[3])); // a step without a gradient
+    for (let t = 4; t < T; t++) refRun(t);
+    const refTraces = snapshotTraces(eager.alg, eager.net);
+    eager.free();
+
+    const s = setup(make, T);
+    const step = jit(s.step);
+    const got: Float32Array[][] = [];
+    // eager steps leave D-RTRL's deferred trace step pending; compiled calls apply it first
+    got.push(take(...s.step(s.xs[0])));
+    got.push(take(...step(s.xs[1])));
+    got.push(take(...s.step(s.xs[2])));
+    tf.dispose(s.alg.update(s.xs[3]));
+    got.push(take(...step(s.xs[4])));
+    got.push(take(...step(s.xs[5])));
+    got.push(take(...s.step(s.xs[6])));
+    for (let t = 7; t < T; t++) got.push(take(...step(s.xs[t])));
+    expect(step.replayCount).toBeGreaterThan(3);
+    got.forEach((g, t) => expectClose(g, ref[t]));
+    expectClose(snapshotTraces(s.alg, s.net), refTraces);
+    expect(s.alg.runningIndex).toBe(T);
+    s.free();
+  });
+
+  it('resetState between compiled calls restarts the traces and the count', () => {
+    const make: Make = (net) => new ES_D_RTRL(net, { decay: 0.8 });
+    const eager = setup(make, 6);
+    const ref: Float32Array[][] = [];
+    for (let t = 0; t < 3; t++) ref.push(take(...eager.step(eager.xs[t])));
+    eager.alg.resetState();
+    for (let t = 3; t < 6; t++) ref.push(take(...eager.step(eager.xs[t])));
+    eager.free();
+
+    const s = setup(make, 6);
+    const step = jit(s.step);
+    const got: Float32Array[][] = [];
+    for (let t = 0; t < 3; t++) got.push(take(...step(s.xs[t])));
+    s.alg.resetState();
+    expect(s.alg.runningIndex).toBe(0);
+    for (let t = 3; t < 6; t++) got.push(take(...step(s.xs[t])));
+    expect(step.replayCount).toBe(5);
+    got.forEach((g, t) => expectClose(g, ref[t]));
+    expect(s.alg.runningIndex).toBe(3);
+    s.free();
+  });
+});
+
+describe('jit of the online step with the trace kernels off', () => {
+  it('ES_D_RTRL: the same gradients', () => {
+    const make: Make = (net) => new ES_D_RTRL(net, { decay: 0.8 });
+    const a = setup(make, 6);
+    const ref = a.xs.map((x) => take(...a.step(x)));
+    a.free();
+    setFusedTraceKernels(false);
+    const s = setup(make, 6);
+    const step = jit(s.step);
+    const got = s.xs.map((x) => take(...step(x)));
+    got.forEach((g, t) => expectClose(g, ref[t]));
+    s.free();
+  });
+});
