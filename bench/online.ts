@@ -9,7 +9,10 @@
  *   cross-entropy of the time-mean readout, labels as one-hot rows built once) + Adam; an out-of-memory error is reported as OOM (and the longer
  *   sequences are skipped, as upstream stops at the first failure);
  * - D_RTRL and ES_D_RTRL(α = 0.9): per step, `grad` of the cross-entropy of `alg.update(x_t)`,
- *   accumulated (nothing of earlier steps is kept), one Adam step per sequence.
+ *   accumulated (nothing of earlier steps is kept), one Adam step per sequence. Each runs twice:
+ *   mode 'jit' compiles that step (`jit` of the function taking the gradient: after the first
+ *   call, a fused replay of the forward, Jacobian, trace and backward kernels — what brainscale's
+ *   jitted train step does) and mode 'eager' runs it op by op.
  * Each algorithm first runs one untimed warm-up sequence at the shortest T (at most 100 steps
  * online). Per row: the time per step (ms; online: the median over the sequence's steps, robust to a busy
  * machine; BPTT: sequence time / T) and the peak tensor bytes over the
@@ -19,7 +22,7 @@
  * ES_D_RTRL 2.15 ms/step, D_RTRL 132 ms/step, BPTT 126 ms per T = 100 sequence.
  *
  *   npx tsx bench/online.ts [--T 100,200,500,1000] [--batch 64] [--hidden 256] [--input 100]
- *                           [--algorithms bptt,d_rtrl,es_d_rtrl] [--decay 0.9]
+ *                           [--algorithms bptt,d_rtrl,es_d_rtrl] [--decay 0.9] [--modes jit,eager]
  */
 import {
   environ,
@@ -27,6 +30,7 @@ import {
   getPlatform,
   grad,
   initAllStates,
+  jit,
   losses,
   optim,
   ParamState,
@@ -43,6 +47,8 @@ import {
 import { isMain, parseArgs, peakBytes, printTable, writeResults } from './common';
 
 export type BenchAlgorithm = Exclude<OnlineAlgorithm, 'hybrid'>;
+/** How the online step runs: compiled (jit replay) or op by op. BPTT rows are 'eager'. */
+export type StepMode = 'jit' | 'eager';
 
 export interface OnlineBenchOptions {
   Ts: number[];
@@ -53,12 +59,15 @@ export interface OnlineBenchOptions {
   algorithms: BenchAlgorithm[];
   /** ES_D_RTRL decay. */
   decay: number;
+  /** Modes of the online algorithms (default both, jit first). */
+  modes?: StepMode[];
   /** Print a line per finished row (to stderr). */
   verbose?: boolean;
 }
 
 export interface OnlineBenchRow {
   algorithm: BenchAlgorithm;
+  mode: StepMode;
   T: number;
   /** 'ok', or 'OOM' (out of memory), or 'skipped' (a shorter T ran out of memory). */
   status: 'ok' | 'OOM' | 'skipped';
@@ -79,7 +88,10 @@ export interface OnlineBenchResult {
   platform: string;
   options: OnlineBenchOptions;
   rows: OnlineBenchRow[];
-  /** Per online algorithm: peak bytes at the longest T / at the shortest T (flat: ≈ 1). */
+  /**
+   * Per online algorithm (key `es_d_rtrl` for the jit rows, `es_d_rtrl eager` for the eager ones):
+   * peak bytes at the longest T / at the shortest T (flat: ≈ 1).
+   */
   memory_ratio: Record<string, number>;
 }
 
@@ -147,18 +159,22 @@ function setup(o: OnlineBenchOptions, T: number): Setup {
 function onlineSequence(
   s: Setup,
   name: 'd_rtrl' | 'es_d_rtrl',
+  mode: StepMode,
   o: OnlineBenchOptions,
   T: number,
 ): OnlineBenchRow {
   const make = () =>
     name === 'd_rtrl' ? new etrace.D_RTRL(s.net) : new etrace.ES_D_RTRL(s.net, { decay: o.decay });
   let alg: etrace.ETraceVjpAlgorithm | null = null;
-  const runStep = (t: number): number => {
-    const x = stepOf(s.xs, t);
-    const [g, loss] = grad(() => losses.softmaxCrossEntropy(alg!.update(x), s.targets), {
+  const gradStep = (x: tf.Tensor) =>
+    grad(() => losses.softmaxCrossEntropy(alg!.update(x), s.targets), {
       gradStates: s.weights,
       returnValue: true,
     })() as unknown as [Parameters<typeof addTrees>[1], tf.Tensor];
+  const onlineStep = mode === 'jit' ? jit(gradStep) : gradStep;
+  const runStep = (t: number): number => {
+    const x = stepOf(s.xs, t);
+    const [g, loss] = onlineStep(x);
     acc = addTrees(acc, g);
     const l = loss.dataSync()[0];
     tf.dispose([x, loss]);
@@ -186,6 +202,7 @@ function onlineSequence(
   const seq = (performance.now() - t0) / 1000;
   return {
     algorithm: name,
+    mode,
     T,
     status: 'ok',
     step_ms: median(stepMs),
@@ -220,6 +237,7 @@ function bpttSequence(s: Setup, T: number): OnlineBenchRow {
   const seq = (performance.now() - t0) / 1000;
   return {
     algorithm: 'bptt',
+    mode: 'eager',
     T,
     status: 'ok',
     step_ms: (seq * 1000) / T,
@@ -237,45 +255,47 @@ export function runOnlineBench(o: OnlineBenchOptions): OnlineBenchResult {
   // wasm heap unusable, and runs after D_RTRL's large traces are measurably slower)
   const rank: Record<BenchAlgorithm, number> = { es_d_rtrl: 0, d_rtrl: 1, bptt: 2 };
   const order = [...o.algorithms].sort((a, b) => rank[a] - rank[b]);
-  for (const name of order) {
+  const modes = o.modes ?? ['jit', 'eager'];
+  for (const m of modes) {
+    if (m !== 'jit' && m !== 'eager') throw new Error(`modes: unknown '${String(m)}' (jit, eager)`);
+  }
+  const runs = order.flatMap((name): { name: BenchAlgorithm; mode: StepMode }[] =>
+    name === 'bptt' ? [{ name, mode: 'eager' as StepMode }] : modes.map((mode) => ({ name, mode })),
+  );
+  const empty = (name: BenchAlgorithm, mode: StepMode, T: number, status: 'skipped' | 'OOM') => ({
+    algorithm: name,
+    mode,
+    T,
+    status,
+    step_ms: NaN,
+    step_mean_ms: NaN,
+    seq_s: NaN,
+    peak_bytes: NaN,
+    loss: NaN,
+  });
+  for (const { name, mode } of runs) {
     {
       // one untimed warm-up sequence at the shortest T (kernel set-up, and the JS and wasm
       // engines' optimizing tiers: without it the first timed online sequence is ~2× slower)
       const w = setup(o, Ts[0]);
       if (name === 'bptt') bpttSequence(w, Ts[0]);
-      else onlineSequence(w, name, o, Math.min(Ts[0], 100));
+      else onlineSequence(w, name, mode, o, Math.min(Ts[0], 100));
       w.free();
     }
     let failed = false;
     for (const T of Ts) {
       if (failed) {
-        rows.push({
-          algorithm: name,
-          T,
-          status: 'skipped',
-          step_ms: NaN,
-          step_mean_ms: NaN,
-          seq_s: NaN,
-          peak_bytes: NaN,
-          loss: NaN,
-        });
+        rows.push(empty(name, mode, T, 'skipped'));
         continue;
       }
       const s = setup(o, T);
       try {
-        rows.push(name === 'bptt' ? bpttSequence(s, T) : onlineSequence(s, name, o, T));
+        rows.push(name === 'bptt' ? bpttSequence(s, T) : onlineSequence(s, name, mode, o, T));
       } catch (e) {
         if (!isOutOfMemory(e)) throw e;
         failed = true;
         rows.push({
-          algorithm: name,
-          T,
-          status: 'OOM',
-          step_ms: NaN,
-          step_mean_ms: NaN,
-          seq_s: NaN,
-          peak_bytes: NaN,
-          loss: NaN,
+          ...empty(name, mode, T, 'OOM'),
           error: e instanceof Error ? e.message.slice(0, 200) : String(e),
         });
       } finally {
@@ -288,18 +308,20 @@ export function runOnlineBench(o: OnlineBenchOptions): OnlineBenchResult {
       const r = rows[rows.length - 1];
       if (o.verbose) {
         console.error(
-          `${name} T=${T}: ${r.status} ${r.step_ms.toFixed(2)} ms/step, peak ${(r.peak_bytes / 2 ** 20).toFixed(1)} MiB`,
+          `${name}${name === 'bptt' ? '' : ` (${mode})`} T=${T}: ${r.status} ${r.step_ms.toFixed(2)} ms/step, peak ${(r.peak_bytes / 2 ** 20).toFixed(1)} MiB`,
         );
       }
     }
   }
   const memory_ratio: Record<string, number> = {};
-  for (const name of o.algorithms) {
+  for (const { name, mode } of runs) {
     if (name === 'bptt') continue;
-    const ok = rows.filter((r) => r.algorithm === name && r.status === 'ok');
-    if (ok.length >= 2) memory_ratio[name] = ok[ok.length - 1].peak_bytes / ok[0].peak_bytes;
+    const ok = rows.filter((r) => r.algorithm === name && r.mode === mode && r.status === 'ok');
+    const key = mode === 'jit' ? name : `${name} eager`;
+    if (ok.length >= 2) memory_ratio[key] = ok[ok.length - 1].peak_bytes / ok[0].peak_bytes;
   }
-  const order2 = (r: OnlineBenchRow) => o.algorithms.indexOf(r.algorithm) * 1e7 + r.T;
+  const order2 = (r: OnlineBenchRow) =>
+    o.algorithms.indexOf(r.algorithm) * 1e8 + modes.indexOf(r.mode) * 1e7 + r.T;
   rows.sort((a, b) => order2(a) - order2(b));
   return { platform: getPlatform(), options: o, rows, memory_ratio };
 }
@@ -322,6 +344,7 @@ if (isMain(import.meta.url)) {
     output: 10,
     algorithms,
     decay: num('decay', 0.9),
+    modes: list('modes', 'jit,eager') as StepMode[],
     verbose: true,
   };
   const r = runOnlineBench(o);
@@ -329,6 +352,7 @@ if (isMain(import.meta.url)) {
     `Online learning vs BPTT, LIF_Delta_Net I${o.input} H${o.hidden} O${o.output} B${o.batch} (${r.platform}); per step and peak over the sequence`,
     r.rows.map((x) => ({
       algorithm: x.algorithm,
+      mode: x.mode,
       T: x.T,
       status: x.status,
       step_ms: x.step_ms,
@@ -356,6 +380,7 @@ if (isMain(import.meta.url)) {
       hidden: o.hidden,
       rows: r.rows.map((x) => ({
         algorithm: x.algorithm,
+        mode: x.mode,
         T: x.T,
         status: x.status,
         step_ms: x.step_ms,

@@ -376,7 +376,11 @@ export function comparisons(
           benchmark === 'coba'
             ? describe({ scale: num(row.scale), duration_ms: ctx.cobaDurationMs })
             : benchmark === 'online'
-              ? describe({ algorithm: String(row.algorithm), T: num(row.T) })
+              ? describe({
+                  algorithm: String(row.algorithm),
+                  ...(row.mode !== undefined ? { mode: String(row.mode) } : {}),
+                  T: num(row.T),
+                })
               : describe({ hidden: num(row.hidden), T: num(row.T) });
         out.push({
           benchmark,
