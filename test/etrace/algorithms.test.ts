@@ -13,6 +13,7 @@
 import { describe, expect, it } from 'vitest';
 import { tf } from '../../src/backend/tf';
 import { grad } from '../../src/augment';
+import { jit } from '../../src/compile';
 import { Module, type InitStateOptions } from '../../src/graph';
 import * as random from '../../src/random';
 import { HiddenGroupState, HiddenState } from '../../src/state';
@@ -175,19 +176,20 @@ function bpttGrads(net: Module, param: ETraceParam, xs: tf.Tensor[], cs: tf.Tens
   return g.W;
 }
 
-/** One gradient per step through the learner, accumulated. */
-function onlineGrads(
-  alg: ETraceVjpAlgorithm,
-  param: ETraceParam,
-  xs: tf.Tensor[],
-  cs: tf.Tensor[],
-): Grads {
-  let acc: Grads | null = null;
-  for (let t = 0; t < xs.length; t++) {
-    const [g, v] = grad(() => tf.sum(tf.mul(alg.update(xs[t]), cs[t])), {
+/** The gradient of Σ c ⊙ update(x) through the learner, for one step. */
+function onlineStep(alg: ETraceVjpAlgorithm, param: ETraceParam) {
+  return (x: tf.Tensor, c: tf.Tensor) =>
+    grad(() => tf.sum(tf.mul(alg.update(x), c)), {
       gradStates: { W: param },
       returnValue: true,
     })() as unknown as [{ W: Grads }, tf.Tensor];
+}
+
+/** The per-step gradients over the sequence, accumulated. */
+function sumSteps(step: ReturnType<typeof onlineStep>, xs: tf.Tensor[], cs: tf.Tensor[]): Grads {
+  let acc: Grads | null = null;
+  for (let t = 0; t < xs.length; t++) {
+    const [g, v] = step(xs[t], cs[t]);
     v.dispose();
     if (acc === null) acc = g.W;
     else {
@@ -198,6 +200,16 @@ function onlineGrads(
     }
   }
   return acc!;
+}
+
+/** One gradient per step through the learner, accumulated. */
+function onlineGrads(
+  alg: ETraceVjpAlgorithm,
+  param: ETraceParam,
+  xs: tf.Tensor[],
+  cs: tf.Tensor[],
+): Grads {
+  return sumSteps(onlineStep(alg, param), xs, cs);
 }
 
 function snapshot(net: Module): Map<HiddenState, tf.Tensor> {
@@ -804,4 +816,72 @@ describe('affine transitions: Jacobians reused while the scalar coefficients are
       tf.dispose([...xs, ...cs, ...snap.values()]);
     });
   }
+});
+
+/** onlineGrads with the per-step gradient compiled (jit): the step replays after its first call. */
+function compiledOnlineGrads(
+  alg: ETraceVjpAlgorithm,
+  param: ETraceParam,
+  xs: tf.Tensor[],
+  cs: tf.Tensor[],
+): { grads: Grads; replays: number } {
+  const step = jit(onlineStep(alg, param));
+  return { grads: sumSteps(step, xs, cs), replays: step.replayCount };
+}
+
+describe('compiled (jit) online steps', () => {
+  it('D_RTRL still equals BPTT: two-state group (Expon → membrane) and a LIF layer with a hard reset', () => {
+    environ.set({ dt: 1 });
+    const cases: [Module, ETraceParam, number][] = [];
+    {
+      random.seed(21);
+      const net = new ExponMembrane(NI, NH, 0.7, tf.tensor1d([0.95, 0.8, 0.6, 0.9, 0.3]), 0.5);
+      net.initState({ batchSize: B });
+      cases.push([net, net.W, 2]);
+    }
+    {
+      random.seed(22);
+      const net = new LifLayer(NI, NH);
+      net.neu.initState({ batchSize: B });
+      cases.push([net, (net.syn.comm as EtLinear).W, 1]);
+    }
+    cases.forEach(([net, W, numState], i) => {
+      const { xs, cs } = data(30 + i);
+      const snap = snapshot(net);
+      const ref = bpttGrads(net, W, xs, cs);
+      restore(snap);
+      const alg = new D_RTRL(net);
+      alg.compileGraph(xs[0]);
+      expect(alg.graph!.groups[0].numState).toBe(numState);
+      const { grads, replays } = compiledOnlineGrads(alg, W, xs, cs);
+      expect(replays).toBe(T - 1);
+      expect(f64(ref.weight).some((v) => v !== 0)).toBe(true);
+      expectClose(grads, ref, 1e-5);
+      alg.dispose();
+      tf.dispose([...xs, ...cs, ...snap.values()]);
+    });
+  });
+
+  it.each([
+    ['ES_D_RTRL', (n: Module) => new ES_D_RTRL(n, { decay: 0.9 })],
+    ['Hybrid', (n: Module) => new HybridDimVjpAlgorithm(n, { decay: 0.5 })],
+  ] as const)('%s on a two-state group: the eager learner’s gradient', (_, make) => {
+    const { xs, cs } = data(40);
+    random.seed(41);
+    const net = new ExponMembrane(NI, NH, 0.7, tf.tensor1d([0.95, 0.8, 0.6, 0.9, 0.3]), 0.5);
+    net.initState({ batchSize: B });
+    const snap = snapshot(net);
+    const eager = make(net);
+    eager.compileGraph(xs[0]);
+    const ref = onlineGrads(eager, net.W, xs, cs);
+    eager.dispose();
+    restore(snap);
+    const alg = make(net);
+    alg.compileGraph(xs[0]);
+    const { grads, replays } = compiledOnlineGrads(alg, net.W, xs, cs);
+    expect(replays).toBe(T - 1);
+    expectClose(grads, ref, 1e-5);
+    alg.dispose();
+    tf.dispose([...xs, ...cs, ...snap.values()]);
+  });
 });

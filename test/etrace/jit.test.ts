@@ -11,14 +11,16 @@ import { tf } from '../../src/backend/tf';
 import { grad } from '../../src/augment';
 import { jit } from '../../src/compile';
 import * as random from '../../src/random';
+import { HiddenState } from '../../src/state';
 import {
   D_RTRL,
   ES_D_RTRL,
   HybridDimVjpAlgorithm,
+  MultiStepData,
   type ETraceVjpAlgorithm,
 } from '../../src/etrace/algorithms';
 import { setFusedTraceKernels } from '../../src/etrace/traceKernels';
-import { B, Net, NI, maxRel, snapshotTraces } from './smallNet';
+import { B, Net, NH, NI, maxRel, snapshotTraces } from './smallNet';
 
 afterEach(() => {
   setFusedTraceKernels(true);
@@ -189,5 +191,84 @@ describe('jit of the online step with the trace kernels off', () => {
     const got = s.xs.map((x) => take(...step(x)));
     got.forEach((g, t) => expectClose(g, ref[t]));
     s.free();
+  });
+});
+
+describe('compiled steps of windows and vmap lanes', () => {
+  const learners: [string, Make][] = [
+    ['D_RTRL', (net) => new D_RTRL(net)],
+    ['ES_D_RTRL', (net) => new ES_D_RTRL(net, { decay: 0.8 })],
+  ];
+
+  it.each(learners)('%s: multi-step windows of 3 under jit equal the eager windows', (_, make) => {
+    const run = (compiled: boolean) => {
+      const s = setup(make, 12);
+      const win = (t: number) => tf.stack([s.xs[t], s.xs[t + 1], s.xs[t + 2]]);
+      const f = (w: tf.Tensor) =>
+        grad(() => tf.sum(tf.mul(tf.sum(s.alg.update(new MultiStepData(w)), 0), s.c)), {
+          gradStates: { W: s.net.W, V: s.net.V },
+          returnValue: true,
+        })() as unknown as [Grads, tf.Tensor];
+      const step = compiled ? jit(f) : f;
+      const out: Float32Array[][] = [];
+      for (let t = 0; t < 12; t += 3) {
+        const w = win(t);
+        out.push(take(...step(w)));
+        w.dispose();
+      }
+      const tr = snapshotTraces(s.alg, s.net);
+      const idx = s.alg.runningIndex;
+      const replays = compiled ? (step as ReturnType<typeof jit>).replayCount : 0;
+      s.free();
+      return { out, tr, idx, replays };
+    };
+    const a = run(false);
+    const b = run(true);
+    expect(b.replays).toBe(3);
+    expect(b.idx).toBe(12);
+    expect(a.idx).toBe(12);
+    b.out.forEach((g, i) => expectClose(g, a.out[i]));
+    expectClose(b.tr, a.tr);
+  });
+
+  it.each(learners)('%s: vmapUpdate lanes under jit equal the eager lanes', (_, make) => {
+    class Unbatched extends Net {
+      override initState(): void {
+        this.h = new HiddenState(tf.zeros([NH]));
+        this.r = new HiddenState(tf.zeros([2]));
+      }
+    }
+    const run = (compiled: boolean) => {
+      random.seed(9);
+      const net = new Unbatched();
+      net.initState();
+      const xs = Array.from({ length: 6 }, () =>
+        tf.cast(tf.greater(random.uniform(0, 1, [B, NI]), 0.5), 'float32'),
+      );
+      const c = random.normal(0, 1, [B, 2]);
+      const alg = make(net as Net);
+      const x0 = tf.reshape(tf.slice(xs[0], [0, 0], [1, NI]), [NI]);
+      alg.compileGraph(x0);
+      x0.dispose();
+      const lanes = alg.vmapUpdate(B);
+      const f = (x: tf.Tensor) =>
+        grad(() => tf.sum(tf.mul(lanes(x), c)), {
+          gradStates: { W: net.W, V: net.V },
+          returnValue: true,
+        })() as unknown as [Grads, tf.Tensor];
+      const step = compiled ? jit(f) : f;
+      const out = xs.map((x) => take(...step(x)));
+      const idx = alg.runningIndex;
+      const replays = compiled ? (step as ReturnType<typeof jit>).replayCount : 0;
+      alg.dispose();
+      tf.dispose([...xs, c]);
+      for (const [, st] of net.states()) st.dispose();
+      return { out, idx, replays };
+    };
+    const a = run(false);
+    const b = run(true);
+    expect(b.replays).toBe(5);
+    expect([a.idx, b.idx]).toEqual([6, 6]);
+    b.out.forEach((g, i) => expectClose(g, a.out[i]));
   });
 });
