@@ -1027,6 +1027,14 @@ export abstract class ETraceVjpAlgorithm {
               continue;
             }
           }
+          if (S === 1 && !this.normalize() && r.op.traceUpdate) {
+            // the same pass into a new tensor (what a jit recording sees)
+            const next = r.op.traceUpdate(old[0], dij(D, 0, 0), x, slot(dfr, 0), w);
+            if (next !== null) {
+              st.value = [next] as unknown as StateValue;
+              continue;
+            }
+          }
           const next: TraceTree[] = [];
           for (let i = 0; i < S; i++) {
             let acc: Record<string, tf.Tensor> | null = null;

@@ -65,6 +65,18 @@ export interface ETraceOp {
     into: TraceTree,
   ): boolean;
   /**
+   * Optional fused step into new tensors: `traceScale(trace, d) + traceInstant(x, df, w)` in one
+   * pass by registered kernels (a jit recording sees them), with the same values. Null when it
+   * cannot; the caller then composes traceScale and traceInstant.
+   */
+  traceUpdate?(
+    trace: TraceTree,
+    d: tf.Tensor,
+    x: tf.Tensor | null,
+    df: tf.Tensor,
+    w: ParamTree,
+  ): TraceTree | null;
+  /**
    * Optional fused backward step: `traceGrad(trace, delta, w)`, and then the trace advanced IN
    * PLACE as `traceUpdateInto(trace, d, x, df, w, trace)` would, reading the trace once. Returns
    * null (writing nothing) when it cannot.

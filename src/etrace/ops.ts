@@ -34,7 +34,12 @@ import {
   type Padding,
 } from '../nn/layers/convOps';
 import type { ETraceOp, ParamTree, TraceTree } from './op';
-import { denseTraceGrad, denseTraceGradUpdate, denseTraceUpdateInto } from './traceKernels';
+import {
+  denseTraceGrad,
+  denseTraceGradUpdate,
+  denseTraceUpdate,
+  denseTraceUpdateInto,
+} from './traceKernels';
 
 /** A weight function, applied to the (masked) raw weight: e.g. `tf.abs`. */
 export type WeightFn = (w: tf.Tensor) => tf.Tensor;
@@ -369,6 +374,32 @@ function denseUpdateInto(
   return true;
 }
 
+/** The dense trace step into new tensors (ETraceOp.traceUpdate), or null. */
+function denseUpdate(
+  where: string,
+  trace: TraceTree,
+  d: tf.Tensor,
+  x: tf.Tensor | null,
+  df: tf.Tensor,
+  hasBias: boolean,
+): TraceTree | null {
+  const t = checkDenseTrace(where, trace, d, hasBias);
+  checkTensor(where, 'x', x);
+  checkShape(where, 'df', df, d.shape);
+  const w = t.weight.shape;
+  checkShape(where, 'x', x, [...w.slice(0, -2), w[w.length - 2]]);
+  if (Object.keys(trace).length !== (hasBias ? 2 : 1)) return null;
+  const weight = denseTraceUpdate(t.weight, d, x, df);
+  if (weight === null) return null;
+  if (!hasBias) return { weight };
+  const bias = denseTraceUpdate(t.bias, d, null, df);
+  if (bias === null) {
+    weight.dispose();
+    return null;
+  }
+  return { weight, bias };
+}
+
 // ---- MatMulOp --------------------------------------------------------------------------------
 
 /** Options of MatMulOp. */
@@ -428,6 +459,17 @@ abstract class DenseTraceOp extends OpBase {
   ): boolean {
     const { b } = this.read(w);
     return denseUpdateInto(this.name, trace, d, x, df, into, b !== undefined);
+  }
+
+  traceUpdate(
+    trace: TraceTree,
+    d: tf.Tensor,
+    x: tf.Tensor | null,
+    df: tf.Tensor,
+    w: ParamTree,
+  ): TraceTree | null {
+    const { b } = this.read(w);
+    return denseUpdate(this.name, trace, d, x, df, b !== undefined);
   }
 
   traceGrad(trace: TraceTree, delta: tf.Tensor, w: ParamTree): ParamTree {

@@ -10,6 +10,11 @@
  * - `denseTraceGrad(e, delta)`: G[i, o] = Σ_b e[b, i, o]·delta[b, o] (a new [I, O] tensor; for a
  *   bias trace [O]), one pass over e, accumulated in f32 in order b = 0, 1, … (the unfused
  *   `sum(mul(e, delta), 0)` rounds differently, within float tolerance).
+ * - `denseTraceUpdate(e, d, x, df)`: the update into a new tensor.
+ *
+ * `denseTraceGrad` and `denseTraceUpdate` run as registered tfjs kernels (BstDenseTraceGrad,
+ * BstDenseTraceUpdate), so a jit recording sees them; the in-place functions write outside tfjs
+ * and step aside (return false / null) while a recording is on.
  *
  * On the wasm backend the module below runs on tfjs's own heap (imported memory; pointers are
  * tensor byte offsets, `dataIdMap.get(dataId).memoryOffset`), as the CSR kernels do; if it cannot
@@ -436,6 +441,11 @@ type Kind =
 function access(): Kind | null {
   // a recording (jit) sees only tfjs kernels: a write here would be missing from its replay
   if (!enabled || isRecording()) return null;
+  return heapAccess();
+}
+
+/** Access to tensor data on the current backend (wasm, cpu), whether or not a recording is on. */
+function heapAccess(): Kind | null {
   const name = tf.getBackend();
   if (name === 'wasm') {
     const backend = tf.backend() as unknown as WasmBackendLike;
@@ -528,20 +538,140 @@ export function denseTraceUpdateInto(
  */
 export function denseTraceGrad(e: tf.Tensor, delta: tf.Tensor, bias = false): tf.Tensor | null {
   if (!f32(e, delta)) return null;
-  const O = e.shape[e.rank - 1] ?? 1;
-  const I = bias ? 1 : (e.shape[e.rank - 2] ?? 1);
-  const B = bias ? sizeOf(e.shape.slice(0, -1)) : sizeOf(e.shape.slice(0, -2));
-  if (delta.size !== B * O) return null;
-  const a = access();
-  if (a === null) return null;
-  const g = tf.zeros(bias ? [O] : [I, O]);
-  if (a.kind === 'module') {
-    const off = (t: tf.Tensor) => a.backend.dataIdMap.get(t.dataId)!.memoryOffset;
-    a.mod.dense_trace_grad(off(e), off(delta), off(g), B, I, O);
-  } else {
-    gradLoops(a.view(e), a.view(delta), a.view(g), B, I, O);
+  const { B, O } = dims(e, bias);
+  if (delta.size !== B * O || !kernelsRun()) return null;
+  return tf.engine().runKernel(GRAD_KERNEL, { e, delta }, { bias }) as tf.Tensor;
+}
+
+/**
+ * e ⊙ d[..., None, :] + x[..., :, None] ⊙ df[..., None, :] (x = null: the bias trace, e ⊙ d + df)
+ * as a new tensor: denseTraceUpdateInto's pass into a fresh buffer, through a registered kernel
+ * (a jit recording sees it, where it must not see in-place writes). Null where the kernels do
+ * not run.
+ */
+export function denseTraceUpdate(
+  e: tf.Tensor,
+  d: tf.Tensor,
+  x: tf.Tensor | null,
+  df: tf.Tensor,
+): tf.Tensor | null {
+  if (!f32(e, d, x, df)) return null;
+  const { B, I, O } = dims(e, x === null);
+  if (d.size !== B * O || df.size !== B * O || (x !== null && x.size !== B * I)) return null;
+  if (!kernelsRun()) return null;
+  const inputs: Record<string, tf.Tensor> = x === null ? { e, d, df } : { e, d, df, x };
+  return tf.engine().runKernel(UPDATE_KERNEL, inputs, {}) as tf.Tensor;
+}
+
+/** B (rows), I and O of a dense trace `[...lead, I, O]` (bias: `[...lead, O]`, I = 1). */
+function dims(e: { shape: number[] }, bias: boolean): { B: number; I: number; O: number } {
+  const O = e.shape[e.shape.length - 1] ?? 1;
+  const I = bias ? 1 : (e.shape[e.shape.length - 2] ?? 1);
+  const B = sizeOf(bias ? e.shape.slice(0, -1) : e.shape.slice(0, -2));
+  return { B, I, O };
+}
+
+// ---- the same passes as registered kernels (new outputs; recordable) ---------------------------
+
+const UPDATE_KERNEL = 'BstDenseTraceUpdate';
+const GRAD_KERNEL = 'BstDenseTraceGrad';
+
+interface Info {
+  dataId: object;
+  shape: number[];
+}
+interface KernelArgs {
+  inputs: Record<string, Info | undefined>;
+  backend: unknown;
+  attrs?: Record<string, unknown>;
+}
+interface WasmKernelBackend extends WasmBackendLike {
+  makeOutput(shape: number[], dtype: tf.DataType): Info;
+  typedArrayFromHeap(t: Info): Float32Array;
+}
+interface CpuKernelBackend extends CpuBackendLike {
+  makeTensorInfo(shape: number[], dtype: tf.DataType, values: Float32Array): Info;
+}
+
+/**
+ * Run `compute` into a new float32 output of `shape` on the kernel's backend: on wasm with
+ * tensor offsets for the module (or null) and heap views; on cpu with the tensors' arrays.
+ */
+function kernelOutput(
+  args: KernelArgs,
+  shape: number[],
+  compute: (
+    view: (t: Info) => Float32Array,
+    out: Float32Array,
+    mod: { m: TraceWasmExports; off: (t: Info) => number; out: number } | null,
+  ) => void,
+): Info {
+  if (tf.getBackend() === 'wasm') {
+    const backend = args.backend as WasmKernelBackend;
+    const out = backend.makeOutput(shape, 'float32');
+    const o = backend.typedArrayFromHeap(out);
+    const m = wasmModuleOf(backend);
+    const off = (t: Info) => backend.dataIdMap.get(t.dataId)!.memoryOffset;
+    compute((t) => backend.typedArrayFromHeap(t), o, m && { m, off, out: off(out) });
+    return out;
   }
-  return g;
+  const backend = args.backend as CpuKernelBackend;
+  const o = new Float32Array(sizeOf(shape));
+  compute((t) => backend.data.get(t.dataId)!.values as Float32Array, o, null);
+  return backend.makeTensorInfo(shape, 'float32', o);
+}
+
+function updateKernel(args: KernelArgs): Info {
+  const { e, d, df, x } = args.inputs as Record<string, Info>;
+  const { B, I, O } = dims(e, x === undefined);
+  return kernelOutput(args, e.shape.slice(), (view, out, mod) => {
+    if (mod) {
+      const xo = x === undefined ? 0 : mod.off(x);
+      const hasX = x === undefined ? 0 : 1;
+      mod.m.dense_trace_update(mod.off(e), mod.out, mod.off(d), xo, hasX, mod.off(df), B, I, O);
+    } else {
+      updateLoops(view(e), out, view(d), x === undefined ? null : view(x), view(df), B, I, O);
+    }
+  });
+}
+
+function gradKernel(args: KernelArgs): Info {
+  const { e, delta } = args.inputs as Record<string, Info>;
+  const bias = args.attrs?.bias === true;
+  const { B, I, O } = dims(e, bias);
+  return kernelOutput(args, bias ? [O] : [I, O], (view, out, mod) => {
+    if (mod) {
+      out.fill(0);
+      mod.m.dense_trace_grad(mod.off(e), mod.off(delta), mod.out, B, I, O);
+    } else {
+      gradLoops(view(e), view(delta), out, B, I, O);
+    }
+  });
+}
+
+const registered = new Set<string>();
+
+/** True (after registering the kernels for it) when the current backend runs them. */
+function kernelsRun(): boolean {
+  if (!enabled) return false;
+  const backendName = tf.getBackend();
+  if (backendName !== 'wasm' && backendName !== 'cpu') return false;
+  if (!registered.has(backendName)) {
+    registered.add(backendName);
+    for (const [kernelName, fn] of [
+      [UPDATE_KERNEL, updateKernel],
+      [GRAD_KERNEL, gradKernel],
+    ] as const) {
+      if (tf.getKernel(kernelName, backendName) == null) {
+        tf.registerKernel({
+          kernelName,
+          backendName,
+          kernelFunc: fn as unknown as tf.KernelFunc,
+        });
+      }
+    }
+  }
+  return true;
 }
 
 /**

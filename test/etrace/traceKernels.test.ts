@@ -11,6 +11,7 @@ import { getPlatform } from '../../src/backend/platform';
 import {
   TRACE_WAT,
   denseTraceGrad,
+  denseTraceUpdate,
   denseTraceUpdateInto,
   scaleAddInto,
   setFusedTraceKernels,
@@ -19,6 +20,7 @@ import {
 } from '../../src/etrace/traceKernels';
 import { TRACE_WASM_BASE64 } from '../../src/etrace/traceWasmBinary';
 import { LoraOp, MatMulOp } from '../../src/etrace/ops';
+import { makeIR } from '../../src/compile';
 
 afterEach(() => {
   setTraceKernelMode('module');
@@ -142,19 +144,41 @@ describe.each([
     tf.dispose([ref, refB, g, gb, ...Object.values(v)]);
   });
 
+  it('update into a new tensor (registered kernel): bit-identical to the unfused ops; recordable', () => {
+    const v = make();
+    const ref = unfusedUpdate(v.e, v.d, v.x, v.df);
+    const refB = unfusedUpdate(v.eb, v.d, null, v.df);
+    const before = Array.from(v.e.dataSync());
+    const out = denseTraceUpdate(v.e, v.d, v.x, v.df)!;
+    const outB = denseTraceUpdate(v.eb, v.d, null, v.df)!;
+    expectBitEqual(out, ref);
+    expectBitEqual(outB, refB);
+    expect(Array.from(v.e.dataSync())).toEqual(before); // e is not written
+    // a recording sees the kernels (the in-place ones step aside: they would be invisible)
+    const p = makeIR((e: tf.Tensor, delta: tf.Tensor) => {
+      expect(denseTraceUpdateInto(e, v.d, v.x, v.df, e)).toBe(false);
+      return [denseTraceUpdate(e, v.d, v.x, v.df)!, denseTraceGrad(e, delta)!];
+    })(v.e, v.delta);
+    expect(p.equations.map((q) => q.kernel)).toEqual(['BstDenseTraceUpdate', 'BstDenseTraceGrad']);
+    tf.dispose([ref, refB, out, outB, ...Object.values(v)]);
+  });
+
   it.runIf(getPlatform() === 'wasm')('the wasm module and the JS loops agree bit for bit', () => {
     const v = make();
     const a = tf.zeros(v.e.shape);
     const b = tf.zeros(v.e.shape);
     denseTraceUpdateInto(v.e, v.d, v.x, v.df, a);
     const g1 = denseTraceGrad(v.e, v.delta)!;
+    const n1 = denseTraceUpdate(v.e, v.d, v.x, v.df)!;
     setTraceKernelMode('js');
     expect(traceKernelImplementation()).toBe('JS loops on wasm heap views');
     denseTraceUpdateInto(v.e, v.d, v.x, v.df, b);
     const g2 = denseTraceGrad(v.e, v.delta)!;
+    const n2 = denseTraceUpdate(v.e, v.d, v.x, v.df)!;
     expectBitEqual(a, b);
     expectBitEqual(g1, g2);
-    tf.dispose([a, b, g1, g2, ...Object.values(v)]);
+    expectBitEqual(n1, n2);
+    tf.dispose([a, b, g1, g2, n1, n2, ...Object.values(v)]);
   });
 });
 
