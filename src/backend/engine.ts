@@ -141,6 +141,9 @@ export function shareTapeSaves(): void {
 // ---------------------------------------------------------------------------------------------
 // A top-level reverse pass that frees as it goes
 
+/** The stop-gradient kernel (src/surrogate/kernels.ts STOP_GRADIENT_KERNEL). */
+const STOP_GRADIENT = 'BstStopGradient';
+
 interface TapeNodeLike {
   id: number;
   kernelName: string;
@@ -158,7 +161,12 @@ interface EngineGradInternals {
   tidy<T extends tf.TensorContainer>(name: string, f: () => T): T;
 }
 
-/** The tape nodes on a path from some x to y (tfjs's getFilteredNodesXToY, same result). */
+/**
+ * The tape nodes on a path from some x to y (tfjs's getFilteredNodesXToY), where no path passes
+ * through a stop-gradient (`BstStopGradient`, src/surrogate/kernels.ts: its gradient is zero, so
+ * the nodes that only feed it — a softmax's row max, a hard reset's spike — need no gradient).
+ * The gradients are the same as tfjs's; the kernels of those dead branches do not run.
+ */
 function nodesFromXToY(
   tape: readonly TapeNodeLike[],
   xs: readonly tf.Tensor[],
@@ -167,6 +175,7 @@ function nodesFromXToY(
   const fromX = new Set<number>(xs.map((x) => x.id));
   const nodeFromX = new Set<number>();
   for (const node of tape) {
+    if (node.kernelName === STOP_GRADIENT) continue;
     for (const name in node.inputs) {
       if (fromX.has(node.inputs[name].id)) {
         for (const o of node.outputs) fromX.add(o.id);
@@ -179,6 +188,7 @@ function nodesFromXToY(
   const nodeToY = new Set<number>();
   for (let i = tape.length - 1; i >= 0; i--) {
     const node = tape[i];
+    if (node.kernelName === STOP_GRADIENT) continue;
     if (node.outputs.some((o) => toY.has(o.id))) {
       for (const name in node.inputs) toY.add(node.inputs[name].id);
       nodeToY.add(node.id);

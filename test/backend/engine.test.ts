@@ -2,13 +2,15 @@
  * The engine helpers of src/backend/engine.ts that change how the tape uses memory:
  * - frugalGradients: the same gradients (bit for bit) as tfjs's engine.gradients, a lower peak
  *   (saved tensors and cotangents freed during the reverse pass), no leaks, the caller's dy and
- *   aliased cotangents left alone, errors as tfjs reports them, nested use falls back;
+ *   aliased cotangents left alone, errors as tfjs reports them, nested use falls back, branches
+ *   that only feed a stop-gradient skipped;
  * - memoDuringBackward: a weight's transpose computed once per reverse pass, same values;
  * - shareTapeSaves: saving a tensor for the backward pass adds no buffer on wasm.
  */
 import { describe, expect, it } from 'vitest';
 import { tf } from '../../src/backend/tf';
 import { frugalGradients, isolatedGradients, memoDuringBackward } from '../../src/backend/engine';
+import { stopGradient } from '../../src/surrogate';
 
 const isWasm = tf.getBackend() === 'wasm';
 
@@ -111,6 +113,40 @@ describe('frugalGradients', () => {
     const again = frugalGradients(() => tf.mul(x, 3), [x]);
     expect(again.grads[0]!.dataSync()[0]).toBe(3);
     tf.dispose([x, z, again.value, again.grads[0]!]);
+  });
+
+  it('skips the branches that only feed a stop-gradient: same gradients, none of their kernels', () => {
+    const x = tf.tensor2d([
+      [0.5, -1, 2],
+      [3, 0.25, -2],
+    ]);
+    // a softmax with its row max held constant: the max's gradient (an Equal mask) is dead
+    const f = () => {
+      const m = stopGradient(tf.max(x, -1, true));
+      const z = tf.sub(x, m);
+      return tf.sum(tf.sub(z, tf.log(tf.sum(tf.exp(z), -1, true))));
+    };
+    const ref = tf.engine().gradients(f, [x], undefined, true);
+    const seen: string[] = [];
+    const eng = tf.engine() as unknown as { runKernelFunc(kp: { kernelName?: string }): unknown };
+    const orig = eng.runKernelFunc;
+    eng.runKernelFunc = function (kp) {
+      if (kp.kernelName) seen.push(kp.kernelName);
+      return orig.call(this, kp);
+    };
+    let r: ReturnType<typeof frugalGradients>;
+    try {
+      r = frugalGradients(f, [x]);
+    } finally {
+      eng.runKernelFunc = orig;
+    }
+    expect(Array.from(r.grads[0]!.dataSync())).toEqual(Array.from(ref.grads[0].dataSync()));
+    expect(seen.filter((k) => k === 'Max')).toHaveLength(1); // the forward one only
+    expect(seen).not.toContain('Equal');
+    // an input reached only through a stop-gradient is unconnected
+    const only = frugalGradients(() => tf.sum(stopGradient(tf.mul(x, 2))), [x]);
+    expect(only.grads[0]).toBeUndefined();
+    tf.dispose([x, ref.value, ...ref.grads, r.value, r.grads[0]!, only.value]);
   });
 
   it('nested inside a gradient (higher order) it is engine.gradients: the Hessian still works', () => {
