@@ -45,6 +45,7 @@ import type { GradConfig, NamedAttrMap, Tensor } from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs'; // registers tfjs's stock gradients (the umbrella's node bundle)
 import { memoDuringBackward, shareTapeSaves } from './engine';
 import { installWasmKernels } from './wasmKernels';
+import { matMulTN } from './matMulTN';
 
 /** Kernels whose stock gradient `installGradients()` replaces (the stock config is kept). */
 export const REPLACED_GRADIENTS: readonly string[] = [
@@ -119,6 +120,8 @@ function matMulT(x: Tensor, y: Tensor, tx: boolean, ty: boolean): Tensor {
     const out = tf.matMul(tf.reshape(x, [-1, k]), yy);
     return tf.reshape(out, [...x.shape.slice(0, -1), yy.shape[1] as number]);
   }
+  // xᵀ·y of matrices (a weight gradient): the SIMD kernel that reads x transposed
+  if (tx && !ty && x.rank === 2 && y.rank === 2) return matMulTN(x, y);
   return tf.matMul(tx ? transposeLast2(x) : x, yy);
 }
 
@@ -137,7 +140,7 @@ function matMulGrad(x: Tensor, y: Tensor, tx: boolean, ty: boolean, target: Tens
   ) {
     const x2 = tf.reshape(x, [-1, x.shape[x.rank - 1]]);
     const y2 = tf.reshape(y, [-1, y.shape[y.rank - 1]]);
-    return tf.reshape(tf.matMul(transposeLast2(x2), y2), target.shape);
+    return tf.reshape(matMulTN(x2, y2), target.shape);
   }
   return reduceTo(matMulT(x, y, tx, ty), target.shape);
 }

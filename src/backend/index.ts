@@ -12,3 +12,4 @@ export {
 } from './platform';
 export * from './gradients';
 export { eventMatMul } from './eventMatMul';
+export { matMulTN } from './matMulTN';

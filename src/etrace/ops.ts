@@ -24,6 +24,7 @@ import { isTapeOn, isolatedGradients } from '../backend/engine';
 import { tf } from '../backend/tf';
 import { ArgumentError, NotSupportedError, describeValue } from '../errors';
 import { eventMatMul } from '../backend/eventMatMul';
+import { matMulTN } from '../backend/matMulTN';
 import { csrMatMul, type CSRTensors } from '../nn/comm/csrKernels';
 import {
   convValid,
@@ -584,7 +585,7 @@ export class MatMulOp extends DenseTraceOp implements ETraceOp {
     checkShape(this.name, 'dy', dy, [...lead, O]);
     return tf.tidy(() => {
       const dy2 = tf.reshape(dy, [-1, O]);
-      const G = tf.matMul(transpose2(tf.reshape(x!, [-1, I])), dy2);
+      const G = matMulTN(tf.reshape(x!, [-1, I]), dy2);
       const gW = this.transform.identity ? G : this.transform.vjp(this.name, W, G); // G is ours
       if (bare) return gW;
       const out: Dict = { weight: gW };
@@ -689,7 +690,7 @@ export class LoraOp extends DenseTraceOp implements ETraceOp {
     checkShape(this.name, 'dy', dy, [...lead, O]);
     return tf.tidy(() => {
       const dy2 = tf.reshape(dy, [-1, O]);
-      const G = tf.matMul(transpose2(tf.reshape(x!, [-1, I])), dy2);
+      const G = matMulTN(tf.reshape(x!, [-1, I]), dy2);
       return this.factorGrads(B, A, G, b === undefined ? undefined : tf.sum(dy2, 0));
     });
   }

@@ -4,7 +4,7 @@
  * step do; blockers are reported; nothing leaks. The nonzero scan (heapScan.ts) agrees with a
  * JS loop and its wasm binary is its WAT source.
  */
-import wabtInit from 'wabt';
+import { expectAssembled } from '../assembled';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { tf } from '../../src/backend/tf';
 import { buildBlock, StepBlock } from '../../src/compile/block';
@@ -341,19 +341,7 @@ describe('forLoop over a jitted step (blocks)', () => {
 
 describe('NonzeroScanner', () => {
   it('is the WAT source compiled by wabt 1.0.39 (simd)', async () => {
-    const wabt = await wabtInit();
-    const mod = wabt.parseWat('scan.wat', SCAN_WAT, { simd: true });
-    try {
-      mod.validate();
-      const base64 = Buffer.from(mod.toBinary({}).buffer).toString('base64');
-      if (base64 !== SCAN_WASM_BASE64) {
-        throw new Error(
-          `src/compile/heapScanBinary.ts is stale; set SCAN_WASM_BASE64 to:\n'${base64}'`,
-        );
-      }
-    } finally {
-      mod.destroy();
-    }
+    await expectAssembled(SCAN_WAT, SCAN_WASM_BASE64, 'src/compile/heapScanBinary.ts');
   });
 
   it.each(['float32', 'int32', 'bool'] as const)(

@@ -4,7 +4,7 @@
  * traceInstant), in place or into another buffer; the contraction agrees with sum(mul) within
  * float tolerance; the wasm module and the JS loops agree bit for bit; nothing leaks.
  */
-import wabtInit from 'wabt';
+import { expectAssembled } from '../assembled';
 import { afterEach, describe, expect, it } from 'vitest';
 import { tf } from '../../src/backend/tf';
 import { getPlatform } from '../../src/backend/platform';
@@ -69,19 +69,10 @@ function expectClose(a: tf.Tensor, b: tf.Tensor, tol = 1e-5): void {
 
 describe('the trace wasm module', () => {
   it('is the WAT source compiled by wabt 1.0.39 (simd, bulk memory)', async () => {
-    const wabt = await wabtInit();
-    const mod = wabt.parseWat('trace.wat', TRACE_WAT, { simd: true, bulk_memory: true });
-    try {
-      mod.validate();
-      const base64 = Buffer.from(mod.toBinary({}).buffer).toString('base64');
-      if (base64 !== TRACE_WASM_BASE64) {
-        throw new Error(
-          `src/etrace/traceWasmBinary.ts is stale; set TRACE_WASM_BASE64 to:\n'${base64}'`,
-        );
-      }
-    } finally {
-      mod.destroy();
-    }
+    await expectAssembled(TRACE_WAT, TRACE_WASM_BASE64, 'src/etrace/traceWasmBinary.ts', {
+      simd: true,
+      bulk_memory: true,
+    });
   });
 
   it('runs on this backend', () => {
