@@ -32,6 +32,18 @@
  * the trace with the learning signal (one read and one write of the trace per step), and the next
  * update (or getEtraceOf) applies it when no gradient did. Values are bit-identical to the tfjs
  * ops; the contraction sums in another order (test/etrace/fused.test.ts).
+ *
+ * Subnormal trace values (|v| < 2⁻¹²⁶ ≈ 1.2e-38) are set to +0 on every update, by the kernels and
+ * by the ops alike (traceKernels.ts flushSubnormal), as XLA's CPU backend does for brainscale
+ * (flush-to-zero): a decaying trace would otherwise linger for ~150 steps as subnormals, whose
+ * arithmetic is 10–100× slower on x86 (3.5 % of them in x̄ doubled the time of the ES weight
+ * gradient in bench/online), and their contribution is below float32 resolution anyway.
+ *
+ * Compiled steps (jit): `jit` of a function that takes `grad` of a loss of `update(x)` records the
+ * whole step — forward, Jacobians, trace updates, backward — and replays it fused. The traces, the
+ * running index and the start-up correction are states or device values, and while a recording
+ * is on the in-place kernels, pooled buffers, deferred steps and cached Jacobians step aside, so
+ * the recording holds every write (test/etrace/jit.test.ts).
  */
 import { tf } from '../backend/tf';
 import { engineState, gradientTapeActive, isolatedGradients } from '../backend/engine';
@@ -60,7 +72,7 @@ import {
 import type { ETraceOp, ParamTree, TraceTree } from './op';
 import { ETraceParam } from './params';
 import { graphPicture, graphToDot, type GraphView } from './picture';
-import { scaleAddInto } from './traceKernels';
+import { flushSubnormal, scaleAddInto } from './traceKernels';
 
 /** The state class that holds eligibility traces inside an algorithm. */
 export class EligibilityTrace<T extends StateValue = tf.Tensor> extends ShortTermState<T> {}
@@ -448,7 +460,9 @@ export abstract class ETraceVjpAlgorithm {
           if (into !== old) st.value = [into] as unknown as StateValue;
         } else {
           st.value = tf.tidy(() => [
-            sumTrees({ ...p.rel.op.traceScale(old, p.d) }, p.rel.op.traceInstant(p.x, p.df, w)),
+            flushTree(
+              sumTrees({ ...p.rel.op.traceScale(old, p.d) }, p.rel.op.traceInstant(p.x, p.df, w)),
+            ),
           ]) as unknown as StateValue;
         }
       } finally {
@@ -988,7 +1002,9 @@ export abstract class ETraceVjpAlgorithm {
         // x̄ ← α·x̄ + x: one fused pass into a pooled buffer where the kernels run
         const into = this.takeBuffer(this.xKey(r), { v: old })?.v;
         st.value =
-          into && scaleAddInto(old, null, x, alpha, 1, into) ? into : tf.add(tf.mul(old, alpha), x);
+          into && scaleAddInto(old, null, x, alpha, 1, into)
+            ? into
+            : flushSubnormal(tf.add(tf.mul(old, alpha), x));
       }
       for (const grp of r.groups) {
         const { D, df } = jac.get(grp)!;
@@ -1043,7 +1059,7 @@ export abstract class ETraceVjpAlgorithm {
               acc = acc === null ? { ...scaled } : sumTrees(acc, scaled);
             }
             const phi = r.op.traceInstant(x, slot(dfr, i), w);
-            let t = sumTrees(acc!, phi);
+            let t = flushTree(sumTrees(acc!, phi));
             if (this.normalize()) t = normalizeTree(t);
             next.push(t);
           }
@@ -1063,7 +1079,7 @@ export abstract class ETraceVjpAlgorithm {
             S === 1
               ? tf.mul(tf.reshape(D, f.shape), f)
               : tf.sum(tf.mul(D, tf.expandDims(f, -2)), -1);
-          st.value = tf.add(tf.mul(Df, alpha), tf.mul(dfr, 1 - alpha));
+          st.value = flushSubnormal(tf.add(tf.mul(Df, alpha), tf.mul(dfr, 1 - alpha)));
         }
       }
     }
@@ -1331,6 +1347,13 @@ function dij(D: tf.Tensor, i: number, j: number): tf.Tensor {
 function sumTrees(a: Record<string, tf.Tensor>, b: TraceTree): Record<string, tf.Tensor> {
   const out: Record<string, tf.Tensor> = {};
   for (const k of Object.keys(a)) out[k] = b[k] ? tf.add(a[k], b[k]) : a[k];
+  return out;
+}
+
+/** flushSubnormal on every leaf of a trace tree. */
+function flushTree(t: TraceTree): Record<string, tf.Tensor> {
+  const out: Record<string, tf.Tensor> = {};
+  for (const [k, v] of Object.entries(t)) out[k] = flushSubnormal(v);
   return out;
 }
 

@@ -12,6 +12,10 @@
  *   `sum(mul(e, delta), 0)` rounds differently, within float tolerance).
  * - `denseTraceUpdate(e, d, x, df)`: the update into a new tensor.
  *
+ * Every trace value written (the updates and scaleAddInto, not the gradients) has its subnormals
+ * flushed to +0 (|v| < 2⁻¹²⁶; NaN kept); `flushSubnormal(t)` does the same with tfjs ops, which the
+ * learners use on their op paths, so both paths stay bit-identical.
+ *
  * `denseTraceGrad` and `denseTraceUpdate` run as registered tfjs kernels (BstDenseTraceGrad,
  * BstDenseTraceUpdate), so a jit recording sees them; the in-place functions write outside tfjs
  * and step aside (return false / null) while a recording is on.
@@ -46,6 +50,7 @@ export const TRACE_WAT = String.raw`(module
     (local $b i32) (local $i i32) (local $o i32) (local $o4 i32)
     (local $xs f32) (local $xv v128) (local $drow i32) (local $frow i32)
     (local $src i32) (local $dst i32) (local $row i32) (local $p i32)
+    (local $vv v128) (local $ss f32)
     (local.set $o4 (i32.and (local.get $O) (i32.const -4)))
     (local.set $b (i32.const 0))
     (block $bdone (loop $bloop
@@ -71,23 +76,29 @@ export const TRACE_WAT = String.raw`(module
         (block $vdone (loop $vloop
           (br_if $vdone (i32.ge_u (local.get $o) (local.get $o4)))
           (local.set $p (i32.shl (local.get $o) (i32.const 2)))
-          (v128.store align=4 (i32.add (local.get $dst) (local.get $p))
+          (local.set $vv
             (f32x4.add
               (f32x4.mul (v128.load align=4 (i32.add (local.get $src) (local.get $p)))
                          (v128.load align=4 (i32.add (local.get $drow) (local.get $p))))
               (f32x4.mul (local.get $xv)
                          (v128.load align=4 (i32.add (local.get $frow) (local.get $p))))))
+          (v128.store align=4 (i32.add (local.get $dst) (local.get $p))
+            (v128.andnot (local.get $vv)
+              (f32x4.lt (f32x4.abs (local.get $vv)) (v128.const f32x4 0x1p-126 0x1p-126 0x1p-126 0x1p-126))))
           (local.set $o (i32.add (local.get $o) (i32.const 4)))
           (br $vloop)))
         (block $tdone (loop $tloop
           (br_if $tdone (i32.ge_u (local.get $o) (local.get $O)))
           (local.set $p (i32.shl (local.get $o) (i32.const 2)))
-          (f32.store (i32.add (local.get $dst) (local.get $p))
+          (local.set $ss
             (f32.add
               (f32.mul (f32.load (i32.add (local.get $src) (local.get $p)))
                        (f32.load (i32.add (local.get $drow) (local.get $p))))
               (f32.mul (local.get $xs)
                        (f32.load (i32.add (local.get $frow) (local.get $p))))))
+          (f32.store (i32.add (local.get $dst) (local.get $p))
+            (select (f32.const 0) (local.get $ss)
+              (f32.lt (f32.abs (local.get $ss)) (f32.const 0x1p-126))))
           (local.set $o (i32.add (local.get $o) (i32.const 1)))
           (br $tloop)))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
@@ -149,6 +160,7 @@ export const TRACE_WAT = String.raw`(module
     (local $xs f32) (local $xv v128) (local $ev v128) (local $es f32)
     (local $drow i32) (local $frow i32) (local $lrow i32)
     (local $src i32) (local $grow i32) (local $row i32) (local $p i32)
+    (local $vv v128) (local $ss f32)
     (memory.fill (local.get $g) (i32.const 0)
       (i32.shl (i32.mul (local.get $I) (local.get $O)) (i32.const 2)))
     (local.set $o4 (i32.and (local.get $O) (i32.const -4)))
@@ -183,12 +195,15 @@ export const TRACE_WAT = String.raw`(module
             (f32x4.add (v128.load align=4 (i32.add (local.get $grow) (local.get $p)))
               (f32x4.mul (local.get $ev)
                          (v128.load align=4 (i32.add (local.get $lrow) (local.get $p))))))
-          (v128.store align=4 (i32.add (local.get $src) (local.get $p))
+          (local.set $vv
             (f32x4.add
               (f32x4.mul (local.get $ev)
                          (v128.load align=4 (i32.add (local.get $drow) (local.get $p))))
               (f32x4.mul (local.get $xv)
                          (v128.load align=4 (i32.add (local.get $frow) (local.get $p))))))
+          (v128.store align=4 (i32.add (local.get $src) (local.get $p))
+            (v128.andnot (local.get $vv)
+              (f32x4.lt (f32x4.abs (local.get $vv)) (v128.const f32x4 0x1p-126 0x1p-126 0x1p-126 0x1p-126))))
           (local.set $o (i32.add (local.get $o) (i32.const 4)))
           (br $vloop)))
         (block $tdone (loop $tloop
@@ -199,12 +214,15 @@ export const TRACE_WAT = String.raw`(module
             (f32.add (f32.load (i32.add (local.get $grow) (local.get $p)))
               (f32.mul (local.get $es)
                        (f32.load (i32.add (local.get $lrow) (local.get $p))))))
-          (f32.store (i32.add (local.get $src) (local.get $p))
+          (local.set $ss
             (f32.add
               (f32.mul (local.get $es)
                        (f32.load (i32.add (local.get $drow) (local.get $p))))
               (f32.mul (local.get $xs)
                        (f32.load (i32.add (local.get $frow) (local.get $p))))))
+          (f32.store (i32.add (local.get $src) (local.get $p))
+            (select (f32.const 0) (local.get $ss)
+              (f32.lt (f32.abs (local.get $ss)) (f32.const 0x1p-126))))
           (local.set $o (i32.add (local.get $o) (i32.const 1)))
           (br $tloop)))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
@@ -217,7 +235,7 @@ export const TRACE_WAT = String.raw`(module
     (param $a i32) (param $b i32) (param $hasB i32) (param $c i32) (param $out i32)
     (param $n i32) (param $s f32) (param $t f32)
     (local $k i32) (local $n4 i32) (local $p i32) (local $sv v128) (local $tv v128) (local $av v128)
-    (local $af f32)
+    (local $af f32) (local $vv v128) (local $ss f32)
     (local.set $n4 (i32.and (local.get $n) (i32.const -4)))
     (local.set $sv (f32x4.splat (local.get $s)))
     (local.set $tv (f32x4.splat (local.get $t)))
@@ -229,9 +247,12 @@ export const TRACE_WAT = String.raw`(module
       (if (local.get $hasB)
         (then (local.set $av (f32x4.mul (local.get $av)
           (v128.load align=4 (i32.add (local.get $b) (local.get $p)))))))
-      (v128.store align=4 (i32.add (local.get $out) (local.get $p))
+      (local.set $vv
         (f32x4.add (f32x4.mul (local.get $av) (local.get $sv))
           (f32x4.mul (v128.load align=4 (i32.add (local.get $c) (local.get $p))) (local.get $tv))))
+      (v128.store align=4 (i32.add (local.get $out) (local.get $p))
+        (v128.andnot (local.get $vv)
+          (f32x4.lt (f32x4.abs (local.get $vv)) (v128.const f32x4 0x1p-126 0x1p-126 0x1p-126 0x1p-126))))
       (local.set $k (i32.add (local.get $k) (i32.const 4)))
       (br $vloop)))
     (block $tdone (loop $tloop
@@ -241,9 +262,12 @@ export const TRACE_WAT = String.raw`(module
       (if (local.get $hasB)
         (then (local.set $af (f32.mul (local.get $af)
           (f32.load (i32.add (local.get $b) (local.get $p)))))))
-      (f32.store (i32.add (local.get $out) (local.get $p))
+      (local.set $ss
         (f32.add (f32.mul (local.get $af) (local.get $s))
           (f32.mul (f32.load (i32.add (local.get $c) (local.get $p))) (local.get $t))))
+      (f32.store (i32.add (local.get $out) (local.get $p))
+        (select (f32.const 0) (local.get $ss)
+          (f32.lt (f32.abs (local.get $ss)) (f32.const 0x1p-126))))
       (local.set $k (i32.add (local.get $k) (i32.const 1)))
       (br $tloop))))
 )`;
@@ -342,6 +366,22 @@ export function traceKernelImplementation(): string | null {
 
 const f = Math.fround;
 
+/** The smallest normal float32, 2⁻¹²⁶: trace values of smaller magnitude are flushed to +0. */
+export const FLT_MIN = 2 ** -126;
+
+/**
+ * t with its subnormal elements (|v| < 2⁻¹²⁶) set to +0, NaN kept: what the kernels here do to
+ * every trace value they write, as tfjs ops (recordable, fused by jit).
+ */
+export function flushSubnormal(t: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => tf.where(tf.less(tf.abs(t), FLT_MIN), tf.zerosLike(t), t));
+}
+
+/** v (a float32 value) with a subnormal flushed to +0 (NaN kept). */
+function ftz(v: number): number {
+  return Math.abs(v) < FLT_MIN ? 0 : v;
+}
+
 function updateLoops(
   e: Float32Array,
   out: Float32Array,
@@ -359,7 +399,7 @@ function updateLoops(
       const xs = x === null ? 1 : x[row];
       const base = row * O;
       for (let o = 0; o < O; o++) {
-        out[base + o] = f(e[base + o] * d[r + o]) + f(xs * df[r + o]);
+        out[base + o] = ftz(f(f(e[base + o] * d[r + o]) + f(xs * df[r + o])));
       }
     }
   }
@@ -406,7 +446,7 @@ function gradUpdateLoops(
       for (let o = 0; o < O; o++) {
         const ev = e[base + o];
         g[gi + o] += f(ev * delta[r + o]);
-        e[base + o] = f(ev * d[r + o]) + f(xs * df[r + o]);
+        e[base + o] = ftz(f(f(ev * d[r + o]) + f(xs * df[r + o])));
       }
     }
   }
@@ -424,7 +464,7 @@ function scaleAddLoops(
   const tf32 = f(t);
   for (let k = 0; k < out.length; k++) {
     const ab = b === null ? a[k] : f(a[k] * b[k]);
-    out[k] = f(ab * sf) + f(c[k] * tf32);
+    out[k] = ftz(f(f(ab * sf) + f(c[k] * tf32)));
   }
 }
 

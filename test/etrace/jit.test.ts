@@ -272,3 +272,36 @@ describe('compiled steps of windows and vmap lanes', () => {
     b.out.forEach((g, i) => expectClose(g, a.out[i]));
   });
 });
+
+describe('subnormal trace values', () => {
+  it.each([false, true])(
+    'ES_D_RTRL (jit %s): x̄ of an input that spiked once decays to exact zeros, never subnormal',
+    (compiled) => {
+      const s = setup((net) => new ES_D_RTRL(net, { decay: 0.5 }), 1);
+      const spike = tf.tensor2d([
+        [1, 0, 1, 0, 0],
+        [0, 0, 0, 0, 1],
+        [1, 1, 0, 0, 0],
+      ]);
+      const quiet = tf.zeros([B, NI]);
+      const step = compiled ? jit(s.step) : s.step;
+      take(...step(spike));
+      let sawTiny = false;
+      let zeroAt = -1;
+      for (let t = 1; t < 140; t++) {
+        take(...step(quiet));
+        const xbar = s.alg.getEtraceOf(s.net.W)[0].x!.dataSync();
+        const inputs = Array.from({ length: B }, (_, b) =>
+          Array.from(xbar.slice(b * (NI + NH), b * (NI + NH) + NI)),
+        ).flat();
+        if (inputs.some((v) => v !== 0 && Math.abs(v) < 2 ** -126)) sawTiny = true;
+        if (zeroAt < 0 && inputs.every((v) => v === 0)) zeroAt = t;
+      }
+      expect(sawTiny).toBe(false);
+      // 0.5^t·1 reaches 2⁻¹²⁶ at t = 126 and is flushed below it
+      expect(zeroAt).toBe(127);
+      tf.dispose([spike, quiet]);
+      s.free();
+    },
+  );
+});

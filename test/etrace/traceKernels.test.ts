@@ -13,6 +13,7 @@ import {
   denseTraceGrad,
   denseTraceUpdate,
   denseTraceUpdateInto,
+  flushSubnormal,
   scaleAddInto,
   setFusedTraceKernels,
   setTraceKernelMode,
@@ -306,5 +307,44 @@ describe('scaleAddInto (the ES-D-RTRL trace steps)', () => {
     expect(scaleAddInto(a, b, c, alpha, 1 - alpha, out1)).toBe(false);
     setFusedTraceKernels(true);
     tf.dispose([a, b, c, ref1, ref2, out1, out2]);
+  });
+});
+
+describe('subnormal trace values are flushed to +0 (as XLA on CPU does)', () => {
+  const TINY = 2 ** -126;
+  // products and sums landing below 2⁻¹²⁶, at 0 and above, negative, NaN; 9 lanes (a SIMD tail)
+  const eVals = [1e-30, -1e-30, 3e-20, 1, 0, 2 ** -120, NaN, -(2 ** -125), 5e-39];
+  const dVals = [1e-10, 1e-10, 1e-19, 0.5, 1, 2 ** -7, 1, 0.5, 1];
+
+  it('every kernel (module and JS loops) and flushSubnormal of the ops agree bit for bit', () => {
+    const n = eVals.length;
+    const e = tf.tensor1d(eVals);
+    const d = tf.tensor1d(dVals);
+    const zero = tf.zeros([n]);
+    const ref = flushSubnormal(tf.mul(e, d)); // x = 0: the instant term is +0
+    const got = ref.dataSync();
+    expect(Array.from(got).map((v) => v !== 0 && Math.abs(v) < TINY)).not.toContain(true);
+    expect(Number.isNaN(got[6])).toBe(true);
+    expect(got[0]).toBe(0);
+    expect(Object.is(got[1], 0)).toBe(true); // +0, not −0
+    expect(got[3]).toBe(0.5);
+    const modes = getPlatform() === 'wasm' ? (['module', 'js'] as const) : (['js'] as const);
+    for (const mode of modes) {
+      setTraceKernelMode(mode);
+      // bias trace [1, n]: out = e·d + df with df = 0
+      const out = tf.zeros([1, n]);
+      const e2 = tf.reshape(e, [1, n]);
+      const d2 = tf.reshape(d, [1, n]);
+      const z2 = tf.reshape(zero, [1, n]);
+      expect(denseTraceUpdateInto(e2, d2, null, z2, out)).toBe(true);
+      expectBitEqual(tf.reshape(out, [n]), ref);
+      const fresh = denseTraceUpdate(e2, d2, null, z2)!;
+      expectBitEqual(tf.reshape(fresh, [n]), ref);
+      const sa = tf.zeros([n]);
+      expect(scaleAddInto(e, d, zero, 1, 1, sa)).toBe(true);
+      expectBitEqual(sa, ref);
+      tf.dispose([out, e2, d2, z2, fresh, sa]);
+    }
+    tf.dispose([e, d, zero, ref]);
   });
 });
