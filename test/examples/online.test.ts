@@ -46,6 +46,32 @@ describe('examples/online-evidence (tiny)', () => {
   }
 });
 
+describe('examples/online-evidence: compiled and op-by-op steps', () => {
+  it.each(['es_d_rtrl', 'd_rtrl'] as OnlineAlgorithm[])('%s: the same losses', (algorithm) => {
+    const run = (eager: boolean) =>
+      trainOnlineEvidence({
+        algorithm,
+        iters: 3,
+        batch: 4,
+        hidden: 8,
+        seed: 1,
+        budgetS: 60,
+        target: 1.1,
+        evalEvery: 3,
+        testSize: 8,
+        small: true,
+        decay: 0.9,
+        lr: 5e-3,
+        eager,
+      });
+    const compiled = run(false);
+    const eager = run(true);
+    expect([compiled.compiled, eager.compiled]).toEqual([true, false]);
+    expect(Math.abs(compiled.train_loss - eager.train_loss)).toBeLessThan(1e-5);
+    expect(compiled.test_accuracy).toBe(eager.test_accuracy);
+  });
+});
+
 describe('examples/copy-gru (tiny)', () => {
   for (const algorithm of ['d_rtrl', 'bptt'] as OnlineAlgorithm[]) {
     it(`${algorithm}: a few iterations with a short lag, RESULT fields finite, no leaks`, () => {
