@@ -325,11 +325,16 @@ export abstract class ETraceVjpAlgorithm {
     const x0 = x instanceof MultiStepData ? x.data : x instanceof SingleStepData ? x.data : x;
     const example = x instanceof MultiStepData ? tf.tidy(() => tf.gather(x0, 0)) : x0;
     try {
-      this.disposeTraces();
+      // the trace states stay the same objects (new values): a compiled (jit) step made before
+      // keeps reading and writing them, e.g. after a change of batch size and back
+      const previous = new Map(this.etraces);
+      this.etraces.clear();
+      this.dropBuffers();
       this.graph = compileETraceGraph(this.model, [example], { name: `${this.name}.compileGraph` });
       for (const w of this.graph.warnings) console.warn(`brainstate-ts ${this.name}: ${w}`);
       this.checkGraph(this.graph);
-      this.allocateTraces();
+      this.allocateTraces(previous);
+      for (const st of previous.values()) st.dispose();
       this.resetCounter();
       this.needsCompile = false;
     } finally {
@@ -364,8 +369,18 @@ export abstract class ETraceVjpAlgorithm {
     return `x${this.graph!.program.ordinals.get(r.xVar!)}`;
   }
 
-  private allocateTraces(): void {
+  /** Zero traces for the graph, in the states of `previous` where a key is still there. */
+  private allocateTraces(previous: Map<string, EligibilityTrace<StateValue>>): void {
     const g = this.graph!;
+    const put = (key: string, value: StateValue, name: string): void => {
+      const st = previous.get(key);
+      previous.delete(key);
+      if (st) {
+        st.reinitialize(value);
+        st.name = name;
+        this.etraces.set(key, st);
+      } else this.etraces.set(key, new EligibilityTrace(value, { name }));
+    };
     for (const r of g.relations) {
       const mode = this.modeOf(r);
       const w = toTree(r.param.rawValue);
@@ -378,30 +393,19 @@ export abstract class ETraceVjpAlgorithm {
             );
             return Array.from({ length: grp.numState }, () => r.op.traceZeros(x, y, w));
           });
-          this.etraces.set(
+          put(
             this.key(r, grp),
-            new EligibilityTrace(slots as unknown as StateValue, {
-              name: `etrace ${pathTuple(r.path)}→${grp.index}`,
-            }),
+            slots as unknown as StateValue,
+            `etrace ${pathTuple(r.path)}→${grp.index}`,
           );
           if (grp.numState === 1) this.adopt(this.key(r, grp), slots[0]);
         } else {
           const f = tf.zeros([...grp.varshape, grp.numState]);
-          this.etraces.set(
-            this.key(r, grp),
-            new EligibilityTrace(f, {
-              name: `f̄ ${pathTuple(r.path)}→${grp.index}`,
-            }) as EligibilityTrace<StateValue>,
-          );
+          put(this.key(r, grp), f, `f̄ ${pathTuple(r.path)}→${grp.index}`);
           if (grp.numState === 1) this.adopt(this.key(r, grp), { v: f });
           if (r.xVar && !this.etraces.has(this.xKey(r))) {
             const xbar = tf.zeros(r.xVar.shape as number[]);
-            this.etraces.set(
-              this.xKey(r),
-              new EligibilityTrace(xbar, {
-                name: `x̄ of ${pathTuple(r.path)}`,
-              }) as EligibilityTrace<StateValue>,
-            );
+            put(this.xKey(r), xbar, `x̄ of ${pathTuple(r.path)}`);
             this.adopt(this.xKey(r), { v: xbar });
           }
         }
@@ -410,10 +414,15 @@ export abstract class ETraceVjpAlgorithm {
   }
 
   private disposeTraces(): void {
-    this.dropConstJac();
-    this.dropPending();
+    this.dropBuffers();
     for (const t of this.etraces.values()) t.dispose?.();
     this.etraces.clear();
+  }
+
+  /** Forget everything kept besides the trace states: cached Jacobians, deferred steps, the pool. */
+  private dropBuffers(): void {
+    this.dropConstJac();
+    this.dropPending();
     for (const list of this.pool.values()) for (const tr of list) this.dropBuffer(tr);
     this.pool.clear();
   }
@@ -535,7 +544,8 @@ export abstract class ETraceVjpAlgorithm {
     if (!this.graph) return;
     const hb = this.graph.hidden[0]?.varshape[0];
     if (batchSize !== undefined && batchSize !== hb) {
-      this.disposeTraces();
+      // the trace states stay (compileGraph gives them the new shapes)
+      this.dropBuffers();
       this.needsCompile = true;
       return;
     }
@@ -645,6 +655,14 @@ export abstract class ETraceVjpAlgorithm {
       );
     }
     if (!this.graph || this.needsCompile) {
+      if (this.recorded) {
+        // the traces would be new states made inside the recording: a replay would not keep them
+        throw new CompilationError(
+          `${this.name}.update: the graph is not compiled${this.graph ? ' for the new batch size' : ''}; ` +
+            `inside a compiled (jit) function it cannot be compiled. Call ${this.name}.compileGraph(x) ` +
+            `with an input of the step's shape before the first compiled call`,
+        );
+      }
       this.compileGraph(multi ? new MultiStepData(data) : data);
     }
     this.inject();

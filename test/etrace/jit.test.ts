@@ -305,3 +305,64 @@ describe('subnormal trace values', () => {
     },
   );
 });
+
+describe('compiled steps and the compiled graph', () => {
+  it('an uncompiled graph inside jit is an error that says what to do', () => {
+    random.seed(5);
+    const net = new Net();
+    net.initState({ batchSize: B });
+    const alg = new ES_D_RTRL(net, { decay: 0.8 });
+    const x = tf.zeros([B, NI]);
+    const step = jit((xx: tf.Tensor) => alg.update(xx));
+    expect(() => step(x)).toThrow(
+      /ES_D_RTRL\.update: the graph is not compiled; inside a compiled \(jit\) function it cannot be compiled\. Call ES_D_RTRL\.compileGraph\(x\)/,
+    );
+    alg.compileGraph(x);
+    step(x).dispose();
+    // a new batch size needs a new graph too
+    net.initState({ batchSize: 5 });
+    alg.resetState(5);
+    const x5 = tf.zeros([5, NI]);
+    expect(() => step(x5)).toThrow(/not compiled for the new batch size/);
+    alg.dispose();
+    tf.dispose([x, x5]);
+    for (const [, s] of net.states()) s.dispose();
+  });
+
+  it.each([
+    ['D_RTRL', (net: Net) => new D_RTRL(net)],
+    ['ES_D_RTRL', (net: Net) => new ES_D_RTRL(net, { decay: 0.8 })],
+  ] as const)('%s: batch 3 → 5 → 3 with compileGraph between: the eager gradients', (_, make) => {
+    const run = (compiled: boolean) => {
+      const s = setup(make as Make, 4);
+      const xs5 = Array.from({ length: 3 }, () =>
+        tf.cast(tf.greater(random.uniform(0, 1, [5, NI]), 0.5), 'float32'),
+      );
+      const c5 = random.normal(0, 1, [5, 2]);
+      const f = (x: tf.Tensor, c: tf.Tensor) =>
+        grad(() => tf.sum(tf.mul(s.alg.update(x), c)), {
+          gradStates: { W: s.net.W, V: s.net.V },
+          returnValue: true,
+        })() as unknown as [Grads, tf.Tensor];
+      const step = compiled ? jit(f) : f;
+      const out: Float32Array[][] = [];
+      for (const x of s.xs.slice(0, 2)) out.push(take(...step(x, s.c)));
+      s.net.initState({ batchSize: 5 });
+      s.alg.resetState(5);
+      s.alg.compileGraph(xs5[0]);
+      for (const x of xs5) out.push(take(...step(x, c5)));
+      s.net.initState({ batchSize: B });
+      s.alg.resetState(B);
+      s.alg.compileGraph(s.xs[0]);
+      for (const x of s.xs.slice(2)) out.push(take(...step(x, s.c)));
+      const replays = compiled ? (step as ReturnType<typeof jit>).replayCount : 0;
+      tf.dispose([...xs5, c5]);
+      s.free();
+      return { out, replays };
+    };
+    const a = run(false);
+    const b = run(true);
+    expect(b.replays).toBe(5); // one trace per batch size; back at 3 the first trace replays
+    b.out.forEach((g, i) => expectClose(g, a.out[i]));
+  });
+});

@@ -28,9 +28,15 @@ export class Net extends Module {
     );
     this.V = new ETraceParam({ weight: random.normal(0, 0.4, [NH, 2]) }, new MatMulOp());
   }
+  /** New states the first time, then the same objects with new values (as the nn neurons do). */
   override initState(o: InitStateOptions = {}): void {
-    this.h = new HiddenState(tf.zeros([o.batchSize ?? B, NH]));
-    this.r = new HiddenState(tf.zeros([o.batchSize ?? B, 2]));
+    const b = o.batchSize ?? B;
+    const h = tf.zeros([b, NH]);
+    const r = tf.zeros([b, 2]);
+    if (this.h instanceof HiddenState) this.h.reinitialize(h);
+    else this.h = new HiddenState(h);
+    if (this.r instanceof HiddenState) this.r.reinitialize(r);
+    else this.r = new HiddenState(r);
   }
   override update(x: tf.Tensor): tf.Tensor {
     const y = this.W.execute(tf.concat([x, tf.relu(tf.mul(this.h.value, 1))], -1));
