@@ -17,24 +17,25 @@ afterEach(() => {
 
 const finite = (...xs: number[]) => xs.every((x) => Number.isFinite(x));
 
+/** online-evidence at tiny sizes: 3 iterations of the short task, batch 4, hidden 8. */
+const TINY = {
+  iters: 3,
+  batch: 4,
+  hidden: 8,
+  budgetS: 60,
+  target: 1.1,
+  evalEvery: 3,
+  testSize: 8,
+  small: true,
+  decay: 0.9,
+  lr: 5e-3,
+};
+
 describe('examples/online-evidence (tiny)', () => {
   for (const algorithm of ['es_d_rtrl', 'd_rtrl', 'hybrid', 'bptt'] as OnlineAlgorithm[]) {
     it(`${algorithm}: a few iterations on the short task, RESULT fields finite, no leaks`, () => {
       const before = tf.memory().numTensors;
-      const r = trainOnlineEvidence({
-        algorithm,
-        iters: 3,
-        batch: 4,
-        hidden: 8,
-        seed: 0,
-        budgetS: 60,
-        target: 1.1,
-        evalEvery: 3,
-        testSize: 8,
-        small: true,
-        decay: 0.9,
-        lr: 5e-3,
-      });
+      const r = trainOnlineEvidence({ ...TINY, algorithm, seed: 0 });
       expect(r.algorithm).toBe(algorithm);
       expect(r.iterations).toBe(3);
       expect(finite(r.test_accuracy, r.train_loss, r.wall_s, r.peak_bytes, r.iter_ms)).toBe(true);
@@ -48,22 +49,7 @@ describe('examples/online-evidence (tiny)', () => {
 
 describe('examples/online-evidence: compiled and op-by-op steps', () => {
   it.each(['es_d_rtrl', 'd_rtrl'] as OnlineAlgorithm[])('%s: the same losses', (algorithm) => {
-    const run = (eager: boolean) =>
-      trainOnlineEvidence({
-        algorithm,
-        iters: 3,
-        batch: 4,
-        hidden: 8,
-        seed: 1,
-        budgetS: 60,
-        target: 1.1,
-        evalEvery: 3,
-        testSize: 8,
-        small: true,
-        decay: 0.9,
-        lr: 5e-3,
-        eager,
-      });
+    const run = (eager: boolean) => trainOnlineEvidence({ ...TINY, algorithm, seed: 1, eager });
     const compiled = run(false);
     const eager = run(true);
     expect([compiled.compiled, eager.compiled]).toEqual([true, false]);
